@@ -1,0 +1,94 @@
+// db.ts: the metadata database. SQLite in WAL mode with a busy timeout, so several
+// stowage processes can share one data root: readers never block, writers queue.
+// Every read-modify-write runs in an IMMEDIATE transaction (takes the write lock
+// up front, so two processes cannot both decide from a stale read).
+//
+// Who uses what is never counted: it is the foreign keys below. A layer cannot be
+// deleted while an image (images.top_layer), a child layer (layers.parent) or a
+// container (containers.layer_id) points at it: SQLite refuses with a constraint
+// error, which the stores turn into a Conflict.
+import Database from 'better-sqlite3';
+import type { Database as DB } from 'better-sqlite3';
+
+const SCHEMA_VERSION = 1;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+-- One row per layer known to a storage driver. Image layers have a chain_id;
+-- containers' writable layers have none. id names the driver's directory.
+CREATE TABLE IF NOT EXISTS layers (
+  id          TEXT PRIMARY KEY,
+  driver      TEXT NOT NULL,
+  parent      TEXT REFERENCES layers(id) ON DELETE RESTRICT,
+  chain_id    TEXT,
+  diff_id     TEXT,
+  size        INTEGER NOT NULL DEFAULT 0,   -- bytes of the uncompressed layer tar
+  depth       INTEGER NOT NULL,             -- 1 for a base layer
+  state       TEXT NOT NULL CHECK (state IN ('creating', 'ready')),
+  owner       TEXT,                         -- pid:starttime of the creator while 'creating'
+  created_at  INTEGER NOT NULL,
+  UNIQUE (driver, chain_id)
+);
+CREATE INDEX IF NOT EXISTS layers_parent ON layers(parent);
+-- An image: its config blob (id = sha256 of it) on one driver's layer chain.
+CREATE TABLE IF NOT EXISTS images (
+  driver      TEXT NOT NULL,
+  id          TEXT NOT NULL,                -- sha256:<hex of the config>
+  top_layer   TEXT REFERENCES layers(id) ON DELETE RESTRICT,
+  size        INTEGER NOT NULL DEFAULT 0,   -- sum of the layers' sizes
+  created_at  INTEGER NOT NULL,             -- when it was stored here (ms)
+  PRIMARY KEY (driver, id)
+);
+CREATE INDEX IF NOT EXISTS images_top ON images(top_layer);
+-- name:tag and name@digest references.
+CREATE TABLE IF NOT EXISTS refs (
+  driver      TEXT NOT NULL,
+  name        TEXT NOT NULL,                -- docker.io/library/busybox:latest or …@sha256:…
+  image_id    TEXT NOT NULL,
+  kind        TEXT NOT NULL CHECK (kind IN ('tag', 'digest')),
+  PRIMARY KEY (driver, name),
+  FOREIGN KEY (driver, image_id) REFERENCES images(driver, id) ON DELETE CASCADE
+);
+CREATE INDEX IF NOT EXISTS refs_image ON refs(driver, image_id);
+-- Containers: their writable layer sits on the image's top layer.
+CREATE TABLE IF NOT EXISTS containers (
+  id          TEXT PRIMARY KEY,
+  name        TEXT NOT NULL UNIQUE,
+  driver      TEXT NOT NULL,
+  image_id    TEXT NOT NULL,
+  layer_id    TEXT REFERENCES layers(id) ON DELETE RESTRICT,
+  config      TEXT NOT NULL,                -- JSON
+  state       TEXT NOT NULL,                -- JSON
+  created_at  INTEGER NOT NULL,
+  FOREIGN KEY (driver, image_id) REFERENCES images(driver, id) ON DELETE RESTRICT
+);
+`;
+
+export function openDatabase(path: string): DB {
+  const db = new Database(path, { timeout: 30_000 });
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL'); // durable at checkpoint; WAL keeps it consistent on crash
+  db.pragma('foreign_keys = ON');
+  const version = db.pragma('user_version', { simple: true }) as number;
+  if (version !== SCHEMA_VERSION) {
+    db.transaction(() => {
+      db.exec(SCHEMA);
+      db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    }).immediate();
+  }
+  return db;
+}
+
+/** True when err is SQLite refusing a delete because a foreign key still points at the row. */
+export function isForeignKeyViolation(err: unknown): boolean {
+  return (err as { code?: string } | null)?.code === 'SQLITE_CONSTRAINT_FOREIGNKEY';
+}
+export function isUniqueViolation(err: unknown): boolean {
+  const c = (err as { code?: string } | null)?.code;
+  return c === 'SQLITE_CONSTRAINT_UNIQUE' || c === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+}
+
+export type { DB };

@@ -1,0 +1,44 @@
+// layout.ts: the data root and every file name inside it. Only store/ knows these
+// names; everything else asks a Layout for a path.
+//
+//   <root>/stowage.db          metadata database (SQLite, WAL): layers, images, tags, containers
+//   <root>/content/blobs/sha256/<hex>   content store: configs, manifests, other blobs by digest
+//   <root>/layers/<id>.tar-split        per image layer: the layer tar's headers and padding,
+//                                       so `save` can give back its exact original bytes
+//   <root>/<driver>/           one folder per storage driver (overlay2/, vfs/ ...)
+//   <root>/containers/<id>/    per container: config, logs, runtime bundle
+//   <root>/volumes/            volumes (local driver: volumes/NAME/_data)
+//   <root>/tmp/                staging: everything is built here, then renamed into place
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+
+export function defaultDataRoot(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.STOWAGE_DATA_ROOT) return env.STOWAGE_DATA_ROOT;
+  if (process.getuid?.() === 0) return '/var/lib/stowage';
+  const xdg = env.XDG_DATA_HOME || join(env.HOME || homedir(), '.local', 'share');
+  return join(xdg, 'stowage');
+}
+
+export class Layout {
+  constructor(readonly root: string) {}
+
+  get database(): string { return join(this.root, 'stowage.db'); }
+  get contentDir(): string { return join(this.root, 'content'); }
+  get blobsDir(): string { return join(this.root, 'content', 'blobs', 'sha256'); }
+  blob(hex: string): string { return join(this.root, 'content', 'blobs', 'sha256', hex); }
+  get layersDir(): string { return join(this.root, 'layers'); }
+  tarSplit(layerId: string): string { return join(this.root, 'layers', `${layerId}.tar-split`); }
+  driverDir(driver: string): string { return join(this.root, driver); }
+  get containersDir(): string { return join(this.root, 'containers'); }
+  container(id: string): string { return join(this.root, 'containers', id); }
+  get volumesDir(): string { return join(this.root, 'volumes'); }
+  get tmpDir(): string { return join(this.root, 'tmp'); }
+
+  /** Creates the folders every command may need. Idempotent and cheap (one mkdir each). */
+  ensure(): void {
+    for (const d of [this.blobsDir, this.layersDir, this.containersDir, this.volumesDir, this.tmpDir]) {
+      mkdirSync(d, { recursive: true, mode: 0o700 });
+    }
+  }
+}
