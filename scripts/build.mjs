@@ -3,7 +3,7 @@
 // time), and a per-file transpile of src/, test/ and bench/ for the test runner.
 // Type checking is `npm run typecheck` (tsc), run by scripts/test.mjs.
 import { build } from 'esbuild';
-import { readdirSync, statSync, rmSync, mkdirSync, existsSync } from 'node:fs';
+import { readdirSync, statSync, mkdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -16,7 +16,8 @@ function walk(dir, out = []) {
   }
   return out;
 }
-rmSync(join(root, 'dist'), { recursive: true, force: true });
+// dist/ is not wiped first: several builds may run at once (tests spawn the CLI from
+// dist/ while another build runs), and esbuild overwrites each output in place.
 mkdirSync(join(root, 'dist'), { recursive: true });
 const common = { platform: 'node', target: 'node20', format: 'esm', sourcemap: 'linked', logLevel: 'warning' };
 await Promise.all([

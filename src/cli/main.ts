@@ -1,1 +1,51 @@
-export {};
+// main.ts: the `stowage` command. Parses arguments with commander, opens the
+// engine only for commands that need it (start-up is most of a small command's
+// time, so command modules are imported lazily), formats results, and maps
+// error categories to exit codes. Only this layer prints.
+import { Command, CommanderError, Option } from 'commander';
+import { exitCodeFor, messageFor } from './exit.js';
+import { VERSION } from './version.js';
+
+export interface GlobalOptions { dataRoot?: string; storageDriver?: string }
+
+const program = new Command('stowage');
+program
+  .description('A container storage engine: layered images, storage drivers, volumes')
+  .option('--data-root <dir>', 'root of persistent stowage state (default /var/lib/stowage as root; env STOWAGE_DATA_ROOT)')
+  .addOption(new Option('-s, --storage-driver <name>', 'storage driver to use (overlay2, vfs; env STOWAGE_STORAGE_DRIVER)').env('STOWAGE_STORAGE_DRIVER'))
+  .option('-v, --version', 'print version information and quit')
+  .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+  .showHelpAfterError(false)
+  .exitOverride()
+  .enablePositionalOptions()
+  .allowExcessArguments(false);
+
+program.on('option:version', () => {
+  process.stdout.write(`Stowage version ${VERSION}\n`);
+  process.exit(0);
+});
+
+export const globals = (): GlobalOptions => program.opts<GlobalOptions>();
+
+import { registerImageCommands } from './commands/images.js';
+import { registerSystemCommands } from './commands/system.js';
+
+registerImageCommands(program, globals);
+registerSystemCommands(program, globals);
+
+async function main(): Promise<void> {
+  try {
+    await program.parseAsync(process.argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version') process.exit(0);
+      // Docker's CLI exits 125 on usage errors.
+      process.exit(125);
+    }
+    process.stderr.write(messageFor(err) + '\n');
+    if (process.env.STOWAGE_DEBUG) process.stderr.write(`${(err as Error)?.stack ?? ''}\n`);
+    process.exit(exitCodeFor(err));
+  }
+}
+
+await main();

@@ -53,6 +53,20 @@ CREATE TABLE IF NOT EXISTS refs (
   FOREIGN KEY (driver, image_id) REFERENCES images(driver, id) ON DELETE CASCADE
 );
 CREATE INDEX IF NOT EXISTS refs_image ON refs(driver, image_id);
+-- Leases: a live process protects the layers and blobs it is working with (a
+-- load that has stored layers but not yet its image) from the garbage sweep.
+-- A lease whose owner process is gone is void and removed by recovery.
+CREATE TABLE IF NOT EXISTS layer_leases (
+  owner       TEXT NOT NULL,
+  layer_id    TEXT NOT NULL REFERENCES layers(id) ON DELETE RESTRICT,
+  PRIMARY KEY (owner, layer_id)
+);
+CREATE INDEX IF NOT EXISTS layer_leases_layer ON layer_leases(layer_id);
+CREATE TABLE IF NOT EXISTS blob_leases (
+  owner       TEXT NOT NULL,
+  digest      TEXT NOT NULL,
+  PRIMARY KEY (owner, digest)
+);
 -- Containers: their writable layer sits on the image's top layer.
 CREATE TABLE IF NOT EXISTS containers (
   id          TEXT PRIMARY KEY,
@@ -84,7 +98,9 @@ export function openDatabase(path: string): DB {
 
 /** True when err is SQLite refusing a delete because a foreign key still points at the row. */
 export function isForeignKeyViolation(err: unknown): boolean {
-  return (err as { code?: string } | null)?.code === 'SQLITE_CONSTRAINT_FOREIGNKEY';
+  const e = err as { code?: string; message?: string } | null;
+  // ON DELETE RESTRICT is enforced like a trigger: SQLite reports SQLITE_CONSTRAINT_TRIGGER for it.
+  return e?.code === 'SQLITE_CONSTRAINT_FOREIGNKEY' || (e?.code === 'SQLITE_CONSTRAINT_TRIGGER' && /FOREIGN KEY/.test(e.message ?? ''));
 }
 export function isUniqueViolation(err: unknown): boolean {
   const c = (err as { code?: string } | null)?.code;

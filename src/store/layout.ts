@@ -12,6 +12,8 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { ownerToken } from './owner.js';
 
 export function defaultDataRoot(env: NodeJS.ProcessEnv = process.env): string {
   if (env.STOWAGE_DATA_ROOT) return env.STOWAGE_DATA_ROOT;
@@ -34,6 +36,14 @@ export class Layout {
   container(id: string): string { return join(this.root, 'containers', id); }
   get volumesDir(): string { return join(this.root, 'volumes'); }
   get tmpDir(): string { return join(this.root, 'tmp'); }
+
+  /**
+   * A fresh staging path in tmp/. Its name starts with the owner token
+   * ("<pid>-<starttime>-"), so recovery can tell a dead process's leftovers.
+   */
+  tmpPath(kind: string): string {
+    return join(this.root, 'tmp', `${ownerToken().replace(':', '-')}-${kind}-${randomBytes(6).toString('hex')}`);
+  }
 
   /** Creates the folders every command may need. Idempotent and cheap (one mkdir each). */
   ensure(): void {

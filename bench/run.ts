@@ -1,0 +1,147 @@
+// run.ts: the benchmark front end (`npm run bench`). The only file in bench/ that prints.
+//
+//   node dist/bench/run.js [--reps N] [--case NAME]... [--no-docker] [--storage-driver D]
+//   STOWAGE_BENCH_CACHE=/var/tmp/stowage-bench  where the image is built and cached
+//   STOWAGE_BENCH_SYNTHETIC=1                   skip debootstrap, use the synthetic base
+//
+// Prints a table, writes bench-results.json in the current directory, and prints a
+// markdown section for docs/benchmarks.md. Every daemon is stopped and everything
+// unmounted on the way out: normal end, failure, Ctrl-C (SIGINT) or SIGTERM.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cpus, release } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { parseArgs } from 'node:util';
+import { launchDockerd, dockerMissing, type Dockerd } from '../test/helpers/dockerd.js';
+import { mountsUnder } from '../test/helpers/env.js';
+import { appImage, benchCacheDir } from './app-image.js';
+import { runCase, type Case, type CaseResult } from './case.js';
+import { StowageCli } from './stowage-cli.js';
+import { consoleTable, markdown, imageLine, type BenchReport } from './report.js';
+import { loadCase } from './cases/load.js';
+
+/** Every case the bench knows, in the order they run. Add new ones here. */
+const CASES: Case[] = [loadCase];
+
+const repoRoot = new URL('../..', import.meta.url).pathname.replace(/\/$/, '');
+const log = (msg: string): void => console.error(`[bench] ${msg}`);
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      reps: { type: 'string', default: process.env.STOWAGE_BENCH_REPS ?? '3' },
+      case: { type: 'string', multiple: true },
+      'no-docker': { type: 'boolean', default: false },
+      'storage-driver': { type: 'string', default: 'overlay2' },
+      json: { type: 'string', default: 'bench-results.json' },
+    },
+  });
+  const reps = Number(values.reps);
+  if (!Number.isInteger(reps) || reps < 1) throw new Error(`--reps must be a positive integer, not ${values.reps}`);
+  const cases = values.case?.length ? CASES.filter((c) => values.case!.includes(c.name)) : CASES;
+  if (cases.length === 0) throw new Error(`no such case; known: ${CASES.map((c) => c.name).join(', ')}`);
+
+  const t0 = Date.now();
+  const abort = new AbortController();
+  const cleanups: Array<() => Promise<void> | void> = [];
+  let cleaning: Promise<void> | undefined;
+  const cleanup = (): Promise<void> =>
+    (cleaning ??= (async () => {
+      for (const fn of cleanups.reverse()) {
+        try {
+          await fn();
+        } catch (e) {
+          log(`cleanup: ${(e as Error).message}`);
+        }
+      }
+    })());
+  let interrupted = false;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (interrupted) return; // a second Ctrl-C while cleaning up: keep cleaning
+    interrupted = true;
+    log(`${sig}: stopping daemons and cleaning up…`);
+    abort.abort(new Error(sig));
+    void cleanup().finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  try {
+    log(`cache: ${benchCacheDir()}`);
+    const tImg = Date.now();
+    const image = await appImage(log, abort.signal);
+    const imageSeconds = (Date.now() - tImg) / 1000;
+    log(image.cached ? `image from cache (${imageSeconds.toFixed(1)} s)` : `image built in ${imageSeconds.toFixed(1)} s`);
+    if (image.rootfs === 'synthetic') log(`NOTE: the base layer is SYNTHETIC, not Debian: ${image.rootfsNote ?? ''}`);
+    log(imageLine({ ...image }));
+
+    const scratch = mkdtempSync(join(benchCacheDir(), 'run-'));
+    cleanups.push(() => {
+      for (const m of mountsUnder(scratch).sort((a, b) => b.length - a.length)) {
+        if (spawnSync('umount', [m]).status !== 0) spawnSync('umount', ['-l', m]);
+      }
+      rmSync(scratch, { recursive: true, force: true });
+    });
+
+    let docker: Dockerd | undefined;
+    let dockerWhy: string | undefined = values['no-docker'] ? '--no-docker given' : (dockerMissing() ?? undefined);
+    if (!dockerWhy) {
+      log('starting a private dockerd');
+      try {
+        docker = await launchDockerd({ dataParent: scratch });
+        const d = docker;
+        cleanups.push(() => d.stop());
+      } catch (e) {
+        dockerWhy = (e as Error).message.split('\n')[0];
+        log(`dockerd did not start: ${(e as Error).message}`);
+      }
+    }
+    const dockerVersion = docker ? (await docker.docker(['version', '--format', '{{.Server.Version}}'])).stdout.toString().trim() : null;
+
+    const stowage = new StowageCli(repoRoot, scratch, values['storage-driver']);
+    cleanups.push(() => stowage.wipe());
+
+    const results: CaseResult[] = [];
+    for (const c of cases) {
+      const tmp = mkdtempSync(join(scratch, `${c.name}-`));
+      log(`case ${c.name}: ${reps} repetition(s)`);
+      results.push(await runCase(c, { image, docker, dockerWhy, stowage, tmp, signal: abort.signal }, reps, log));
+    }
+
+    const fs = spawnSync('findmnt', ['-no', 'FSTYPE', '-T', scratch], { encoding: 'utf8' }).stdout.trim();
+    const report: BenchReport = {
+      env: {
+        date: new Date().toISOString(),
+        kernel: release(),
+        cpus: `${cpus().length} x ${cpus()[0]?.model.trim() ?? 'cpu'}`,
+        node: process.version,
+        docker: dockerVersion,
+        filesystem: fs ? `${fs} backing filesystem` : 'unknown filesystem',
+        repetitions: reps,
+        command: `npm run bench${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}`,
+      },
+      image: { ...image, buildSeconds: image.buildSeconds, cached: image.cached },
+      cases: results,
+      totalSeconds: (Date.now() - t0) / 1000,
+    };
+    await cleanup();
+    report.totalSeconds = (Date.now() - t0) / 1000;
+    writeFileSync(values.json, JSON.stringify(report, null, 2) + '\n');
+
+    console.log(consoleTable(results));
+    console.log(`\nimage ${image.cached ? 'from cache' : 'built'} in ${imageSeconds.toFixed(1)} s; whole bench ${report.totalSeconds.toFixed(1)} s; results in ${values.json}\n`);
+    console.log('--- for docs/benchmarks.md ---\n');
+    console.log(markdown(report));
+    return results.some((r) => Object.values(r.sides).some((s) => s.error)) ? 1 : 0;
+  } finally {
+    await cleanup();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    console.error(`[bench] failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,125 @@
+// fsutil.ts: small filesystem helpers the drivers share: id validation, atomic
+// small-file writes, du-like usage walks and mount-safe tree removal.
+import { promises as fsp, writeFileSync, renameSync, rmSync, statfsSync, existsSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { dirname, join, basename } from 'node:path';
+import { invalidArgument } from '../errors.js';
+import { mountsUnder, unmount } from './mount.js';
+import type { Usage } from './driver.js';
+
+/**
+ * Layer ids name directories and appear in overlay option strings, where ',' ':'
+ * '=' and '\' are syntax: allow a conservative set (the layer store uses 64 hex).
+ */
+export function checkId(id: string, reserved: readonly string[] = []): void {
+  if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(id) || reserved.includes(id)) {
+    throw invalidArgument(`invalid layer id ${JSON.stringify(id)}`, { name: id });
+  }
+}
+
+/** A name for staging next to `final`: hidden (list() skips dot names) and unique. */
+export function stagingName(final: string, tag: string): string {
+  return join(dirname(final), `.${tag}-${basename(final)}-${randomBytes(4).toString('hex')}`);
+}
+
+/** Writes a small file so that readers see the old content or the new, never a torn one. */
+export function writeFileAtomic(path: string, data: string, mode = 0o644): void {
+  const tmp = stagingName(path, 'tmp');
+  writeFileSync(tmp, data, { mode });
+  renameSync(tmp, path);
+}
+
+/** Bytes (st_blocks × 512, each inode once) and inodes under dir, not crossing into mounts. */
+export async function diskUsage(dir: string): Promise<Usage> {
+  const top = await fsp.lstat(dir, { bigint: true });
+  const seen = new Set<string>();
+  let bytes = 0;
+  let inodes = 0;
+  const visit = async (path: string, st: import('node:fs').BigIntStats): Promise<void> => {
+    const key = `${st.dev}:${st.ino}`;
+    if (!seen.has(key)) {
+      seen.add(key);
+      inodes++;
+      bytes += Number(st.blocks) * 512;
+    }
+    // A different device is a mount point (e.g. a merged overlay): count the
+    // directory, not what is mounted on it.
+    if (!st.isDirectory() || st.dev !== top.dev) return;
+    let names: string[];
+    try {
+      names = await fsp.readdir(path);
+    } catch {
+      return; // removed while walking
+    }
+    for (const name of names) {
+      const p = join(path, name);
+      let cst;
+      try {
+        cst = await fsp.lstat(p, { bigint: true });
+      } catch {
+        continue;
+      }
+      await visit(p, cst);
+    }
+  };
+  await visit(dir, top);
+  return { bytes, inodes };
+}
+
+/**
+ * Removes dir and everything in it. Anything mounted below it is unmounted first:
+ * a recursive delete would otherwise walk into the mount and delete what it shows.
+ * The directory is renamed to a hidden name first, so a crash midway leaves a name
+ * that list() ignores and a cleanup sweep finds.
+ */
+export async function removeTree(dir: string): Promise<void> {
+  if (!existsSync(dir)) return;
+  for (const mp of mountsUnder(dir)) unmount(mp);
+  const doomed = stagingName(dir, 'rm');
+  try {
+    renameSync(dir, doomed);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  await fsp.rm(doomed, { recursive: true, force: true, maxRetries: 3 });
+}
+
+/** Sync variant for sweeps at start-up. */
+export function removeTreeSync(dir: string): void {
+  for (const mp of mountsUnder(dir)) unmount(mp);
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** Filesystem names by statfs f_type magic, as Docker's `info` spells them. */
+const FS_NAMES: Record<number, string> = {
+  0xef53: 'extfs',
+  0x58465342: 'xfs',
+  0x9123683e: 'btrfs',
+  0x01021994: 'tmpfs',
+  0x794c7630: 'overlayfs',
+  0x2fc12fc1: 'zfs',
+  0x6969: 'nfs',
+  0xf2f52010: 'f2fs',
+  0x858458f6: 'ramfs',
+  0x73717368: 'squashfs',
+  0x65735546: 'fuse',
+  0x61756673: 'aufs',
+  0xf15f: 'ecryptfs',
+  0x5346544e: 'ntfs',
+  0x4d44: 'vfat',
+  0x01021997: 'v9fs',
+  0xca451a4e: 'bcachefs',
+};
+
+/** The backing filesystem's name at path (or its nearest existing ancestor). */
+export function backingFs(path: string): string {
+  let p = path;
+  while (!existsSync(p) && dirname(p) !== p) p = dirname(p);
+  try {
+    const type = Number(statfsSync(p).type) >>> 0;
+    return FS_NAMES[type] ?? `<unknown 0x${type.toString(16)}>`;
+  } catch {
+    return '<unknown>';
+  }
+}

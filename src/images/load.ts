@@ -1,0 +1,111 @@
+// load.ts: images into the store, from a rootfs tar (`import`) or an image
+// archive (`load`: docker-archive or OCI image layout).
+//
+// Layers are applied one by one on their parents; a layer whose chainID is
+// already stored is not applied again (it is shared). Everything a load makes
+// is leased to this process until the image row is written, so a crash at any
+// point leaves only things recovery removes, never a half-image.
+import type { Engine } from '../engine.js';
+import type { LayerRecord } from '../layers/store.js';
+import { parseImageConfig, hostPlatform, type ImageConfig, type ContainerConfig } from './config.js';
+import { parseReference, referenceString, familiarString } from './reference.js';
+import { applyChanges } from './changes.js';
+import { openImageArchive } from './archive-format.js';
+import { invalidArgument } from '../errors.js';
+import { ownerToken } from '../store/owner.js';
+
+export interface ImportOptions {
+  reference?: string;
+  message?: string;
+  changes?: string[];
+  platform?: string;
+  signal?: AbortSignal;
+}
+
+export interface LoadedImage { id: string; tags: string[]; layersLoaded: number; layersShared: number }
+export interface LoadResult { images: LoadedImage[]; messages: string[] }
+
+/** Records config + top layer as an image and points tags at it, in one transaction. */
+function record(engine: Engine, configBuf: Buffer, top: LayerRecord | null, tags: string[], messages: string[]): string {
+  const db = engine.db;
+  const owner = ownerToken();
+  const digest = engine.content.write(configBuf);
+  db.prepare('INSERT OR IGNORE INTO blob_leases (owner, digest) VALUES (?, ?)').run(owner, digest);
+  try {
+    db.transaction(() => {
+      engine.imageStore.put(digest, top);
+      for (const t of tags) {
+        const prev = engine.imageStore.setRef(t, digest, 'tag');
+        if (prev) messages.push(`The image ${familiarString(parseReference(t))} already exists, renaming the old one with ID ${prev} to empty string`);
+      }
+    }).immediate();
+  } finally {
+    db.prepare('DELETE FROM blob_leases WHERE owner = ?').run(owner);
+    engine.layers.releaseLeases();
+  }
+  return digest;
+}
+
+export async function importImage(engine: Engine, src: AsyncIterable<Buffer>, opts: ImportOptions): Promise<string> {
+  await engine.recover();
+  const tag = opts.reference ? referenceString(parseReference(opts.reference)) : undefined;
+  if (tag && parseReference(opts.reference!).digest) throw invalidArgument(`import: cannot use a digest reference as the new image name`, { name: opts.reference });
+  const platform = hostPlatform();
+  if (opts.platform) {
+    const [os, arch, variant] = opts.platform.split('/');
+    if (!os || !arch) throw invalidArgument(`invalid platform "${opts.platform}": want os/arch[/variant]`);
+    platform.os = os; platform.architecture = arch; if (variant) platform.variant = variant;
+  }
+  let containerConfig: ContainerConfig = {};
+  if (opts.changes?.length) containerConfig = applyChanges(containerConfig, opts.changes);
+  try {
+    const { layer } = await engine.layers.add(null, () => src, opts.signal ? { signal: opts.signal } : {});
+    const created = new Date().toISOString();
+    const config: ImageConfig = {
+      architecture: platform.architecture,
+      ...(platform.variant ? { variant: platform.variant } : {}),
+      os: platform.os,
+      config: containerConfig,
+      created,
+      history: [{ created, comment: opts.message || 'Imported from -' }],
+      rootfs: { type: 'layers', diff_ids: [layer.diffId!] },
+    };
+    if (opts.message) config.comment = opts.message;
+    return record(engine, Buffer.from(JSON.stringify(config)), layer, tag ? [tag] : [], []);
+  } finally {
+    engine.layers.releaseLeases();
+  }
+}
+
+export async function loadImages(engine: Engine, archivePath: string, opts: { signal?: AbortSignal } = {}): Promise<LoadResult> {
+  await engine.recover();
+  const images = await openImageArchive(archivePath);
+  const result: LoadResult = { images: [], messages: [] };
+  try {
+    for (const img of images) {
+      const cfg: ImageConfig = parseImageConfig(img.config);
+      const diffIds = cfg.rootfs.diff_ids;
+      if (diffIds.length !== img.layers.length) {
+        throw invalidArgument(`image ${img.configDigest}: its config lists ${diffIds.length} layers but the archive has ${img.layers.length}`, { name: img.configDigest });
+      }
+      let parent: LayerRecord | null = null;
+      let loaded = 0;
+      for (let i = 0; i < diffIds.length; i++) {
+        const l = img.layers[i]!;
+        const r: { layer: LayerRecord; existed: boolean } = await engine.layers.add(parent, () => l.open(), {
+          expectDiffId: diffIds[i]!,
+          ...(l.digest && l.digest !== diffIds[i] ? { expectBlobDigest: l.digest } : {}),
+          ...(opts.signal ? { signal: opts.signal } : {}),
+        });
+        if (!r.existed) loaded++;
+        parent = r.layer;
+      }
+      const tags = img.repoTags.map((t: string) => referenceString(parseReference(t)));
+      const id = record(engine, img.config, parent, tags, result.messages);
+      result.images.push({ id, tags: img.repoTags.map((t: string) => familiarString(parseReference(t))), layersLoaded: loaded, layersShared: diffIds.length - loaded });
+    }
+  } finally {
+    engine.layers.releaseLeases();
+  }
+  return result;
+}

@@ -1,0 +1,155 @@
+// check.ts: `stowage system check`. Verifies every record against the files and
+// every file against its digest, and tells apart
+//   errors   damage: a layer whose files no longer hash to its diffID, a missing
+//            layer directory or tar-split, a corrupt or missing config blob, a
+//            broken database;
+//   garbage  what interrupted operations left (abandoned or unused layers,
+//            directories without records, stale staging files): harmless, and
+//            removed by recovery, which every changing command runs first.
+// With repair, garbage is removed and damaged images are deleted (their layers
+// cannot be rebuilt from nothing); the report says what was done.
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Engine } from '../engine.js';
+import { parseImageConfig } from '../images/config.js';
+import { ownerAlive } from './owner.js';
+
+export interface CheckIssue {
+  kind: 'error' | 'garbage';
+  what: 'database' | 'layer' | 'image' | 'blob' | 'tmp' | 'mount';
+  subject: string;
+  message: string;
+  repaired?: boolean;
+}
+
+export interface CheckReport {
+  checked: { layers: number; images: number; blobs: number };
+  issues: CheckIssue[];
+}
+
+async function hashOf(src: AsyncIterable<Buffer>): Promise<{ digest: string; size: number }> {
+  const h = createHash('sha256');
+  let size = 0;
+  for await (const c of src) { h.update(c); size += c.length; }
+  return { digest: `sha256:${h.digest('hex')}`, size };
+}
+
+/** Staging entries are named "<pid>:<starttime>-…" by their owner; dead owners' entries are garbage. */
+export function staleTmpEntries(tmpDir: string): string[] {
+  let names: string[] = [];
+  try { names = readdirSync(tmpDir); } catch { return []; }
+  return names.filter((n) => {
+    const m = /^(\d+-\d+)-/.exec(n);
+    return !m || !ownerAlive(m[1]!.replace('-', ':'));
+  });
+}
+
+export async function systemCheck(engine: Engine, opts: { repair?: boolean; quick?: boolean; signal?: AbortSignal } = {}): Promise<CheckReport> {
+  const issues: CheckIssue[] = [];
+  const db = engine.db;
+  const integrity = db.pragma('integrity_check', { simple: true });
+  if (integrity !== 'ok') issues.push({ kind: 'error', what: 'database', subject: engine.layout.database, message: `integrity check: ${String(integrity)}` });
+  const fk = db.pragma('foreign_key_check') as unknown[];
+  if (fk.length > 0) issues.push({ kind: 'error', what: 'database', subject: engine.layout.database, message: `${fk.length} rows break foreign keys` });
+
+  // Garbage, as recovery would see it.
+  const g = engine.layers.inspectGarbage();
+  for (const id of g.abandoned) issues.push({ kind: 'garbage', what: 'layer', subject: id, message: 'layer left half-made by a process that died' });
+  for (const id of g.unused) issues.push({ kind: 'garbage', what: 'layer', subject: id, message: 'layer that no image, layer or container uses' });
+  for (const id of g.orphanDirs) issues.push({ kind: 'garbage', what: 'layer', subject: id, message: `directory ${join(engine.driver.home, id)} has no record` });
+  for (const id of g.orphanTarSplits) issues.push({ kind: 'garbage', what: 'layer', subject: id, message: `tar-split ${engine.layout.tarSplit(id)} has no record` });
+  for (const n of staleTmpEntries(engine.layout.tmpDir)) issues.push({ kind: 'garbage', what: 'tmp', subject: join(engine.layout.tmpDir, n), message: 'staging file of a process that is gone' });
+
+  // Mounts under the data root: nothing here keeps a mount between commands yet.
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const mp = line.split(' ')[4];
+    if (mp && mp.startsWith(engine.layout.root + '/')) issues.push({ kind: 'error', what: 'mount', subject: mp, message: 'leaked mount under the data root' });
+  }
+
+  // Layers: files present, and (unless quick) their re-assembled bytes hash to the diffID.
+  const damagedLayers = new Set<string>();
+  const layers = engine.layers.all().filter((l) => l.state === 'ready');
+  for (const id of g.missingDirs) {
+    damagedLayers.add(id);
+    issues.push({ kind: 'error', what: 'layer', subject: id, message: 'layer directory is missing' });
+  }
+  for (const l of layers) {
+    opts.signal?.throwIfAborted();
+    if (!l.chainId || damagedLayers.has(l.id)) continue;
+    if (!engine.layers.hasTarSplit(l.id)) {
+      damagedLayers.add(l.id);
+      issues.push({ kind: 'error', what: 'layer', subject: l.chainId, message: 'tar-split is missing: the layer cannot be saved byte-exact' });
+      continue;
+    }
+    if (opts.quick) continue;
+    try {
+      const { digest, size } = await hashOf(engine.layers.assemble(l, opts.signal));
+      if (digest !== l.diffId || size !== l.size) {
+        damagedLayers.add(l.id);
+        issues.push({ kind: 'error', what: 'layer', subject: l.chainId, message: `content changed: re-assembles to ${digest} (${size} bytes), recorded ${l.diffId} (${l.size} bytes)` });
+      }
+    } catch (err) {
+      damagedLayers.add(l.id);
+      issues.push({ kind: 'error', what: 'layer', subject: l.chainId, message: `cannot re-assemble: ${(err as Error).message}` });
+    }
+  }
+
+  // Images: config present and intact, layer chain matching its diff_ids.
+  const damagedImages = new Set<string>();
+  const images = engine.imageStore.all();
+  for (const img of images) {
+    try {
+      const cfg = parseImageConfig(engine.imageStore.config(img.id));
+      const chain = engine.imageStore.layersOf(img);
+      const got = chain.map((l) => l.diffId);
+      if (JSON.stringify(got) !== JSON.stringify(cfg.rootfs.diff_ids)) {
+        damagedImages.add(img.id);
+        issues.push({ kind: 'error', what: 'image', subject: img.id, message: `layer chain does not match the config's diff_ids` });
+      } else if (chain.some((l) => damagedLayers.has(l.id))) {
+        damagedImages.add(img.id);
+        issues.push({ kind: 'error', what: 'image', subject: img.id, message: 'uses a damaged layer' });
+      }
+    } catch (err) {
+      damagedImages.add(img.id);
+      issues.push({ kind: 'error', what: 'image', subject: img.id, message: `config: ${(err as Error).message}` });
+    }
+  }
+
+  // Blobs: each hashes to its name; unreferenced ones are garbage.
+  const blobs = engine.content.list();
+  const referenced = new Set((db.prepare('SELECT DISTINCT id FROM images').all() as Array<{ id: string }>).map((r) => r.id));
+  const leased = new Set((db.prepare('SELECT owner, digest FROM blob_leases').all() as Array<{ owner: string; digest: string }>).filter((r) => ownerAlive(r.owner)).map((r) => r.digest));
+  for (const b of blobs) {
+    if (!(await engine.content.verify(b))) issues.push({ kind: 'error', what: 'blob', subject: b, message: 'content does not match its digest' });
+    else if (!referenced.has(b) && !leased.has(b)) issues.push({ kind: 'garbage', what: 'blob', subject: b, message: 'blob that no image uses' });
+  }
+
+  if (opts.repair) {
+    await engine.recover();
+    for (const i of issues) {
+      if (i.kind === 'garbage') {
+        if (i.what === 'tmp') rmSync(i.subject, { recursive: true, force: true });
+        if (i.what === 'blob') engine.content.delete(i.subject);
+        i.repaired = i.what === 'tmp' || i.what === 'blob' || !existsGarbage(engine, i);
+      }
+    }
+    for (const id of damagedImages) {
+      for (const r of engine.imageStore.refsOf(id)) engine.imageStore.deleteRef(r.name);
+      try {
+        await engine.imageStore.delete(id);
+        for (const i of issues) if (i.subject === id) i.repaired = true;
+      } catch { /* used by a container: left for the user */ }
+    }
+    for (const i of issues) {
+      if (i.kind === 'error' && i.what === 'blob') { engine.content.delete(i.subject); i.repaired = true; }
+      if (i.kind === 'error' && i.what === 'layer' && !engine.layers.get(i.subject) && !engine.layers.byChainId(i.subject)) i.repaired = true;
+    }
+  }
+  return { checked: { layers: layers.length, images: images.length, blobs: blobs.length }, issues };
+}
+
+function existsGarbage(engine: Engine, i: CheckIssue): boolean {
+  if (i.what !== 'layer') return false;
+  return !!engine.layers.get(i.subject) || existsSync(join(engine.driver.home, i.subject)) || existsSync(engine.layout.tarSplit(i.subject));
+}
