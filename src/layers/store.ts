@@ -106,8 +106,10 @@ export class LayerStore {
   async add(parent: LayerRecord | null, open: () => AsyncIterable<Buffer>, opts: AddLayerOptions = {}): Promise<AddLayerResult> {
     if (parent && parent.state !== 'ready') throw internal(`parent layer ${parent.id} is not ready`);
     const depth = (parent?.depth ?? 0) + 1;
-    if (depth > this.driver.maxDepth) {
-      throw failedPrecondition(`max depth exceeded: the image would have ${depth} layers, and the ${this.driver.name} driver presents at most ${this.driver.maxDepth}`, { op: 'add layer' });
+    // One place is kept for the writable layer a container adds: an image that can
+    // be stored can also be run (Docker builds images deeper than it can run).
+    if (depth > this.driver.maxDepth - 1) {
+      throw failedPrecondition(`max depth exceeded: the image would have ${depth} layers; the ${this.driver.name} driver stacks at most ${this.driver.maxDepth}, one of them a container's writable layer`, { op: 'add layer' });
     }
     let claimedChain: string | null = null;
     if (opts.expectDiffId) {

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the Debian packages stowage and its tests use, if any is missing:
+#   docker.io       a real Docker engine for the interop tests and the benchmark
+#   busybox-static  a tiny static userland for test and demo images
+#   zstd xz-utils bzip2  decompressors for compressed layers
+#   debootstrap     the benchmark's Debian base layer
+#   attr            getfattr/setfattr, handy when looking at overlay xattrs
+# Node.js 20 with npm, python3, make and g++ (for the native addon and
+# better-sqlite3) come with the machine.
+set -euo pipefail
+PKGS=(docker.io busybox-static zstd xz-utils bzip2 debootstrap attr)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+# docker.io's package starts a system dockerd where systemd runs; the tests start
+# their own private daemons and need none.
