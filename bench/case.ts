@@ -70,7 +70,7 @@ function ratio(a: number | null, b: number | null): number | null {
   return a !== null && b !== null && b > 0 ? a / b : null;
 }
 
-/** Runs a case: `reps` timed repetitions per side, interleaved (floor, docker, stowage). */
+/** Runs a case: `reps` timed repetitions per side, interleaved, the first side rotating. */
 export async function runCase(c: Case, ctx: BenchContext, reps: number, progress: (msg: string) => void): Promise<CaseResult> {
   const sides: Array<[SideName, Side | undefined]> = [
     ['floor', c.floor],
@@ -91,7 +91,10 @@ export async function runCase(c: Case, ctx: BenchContext, reps: number, progress
   await c.setup?.(ctx);
   try {
     for (let rep = 1; rep <= reps; rep++) {
-      for (const [name, side] of sides) {
+      // Rotate which side goes first: the file system carries effects from one run to the
+      // next (inode tables and bitmaps warmed by the previous run's deletions, write-back).
+      const order = [...sides.slice((rep - 1) % sides.length), ...sides.slice(0, (rep - 1) % sides.length)];
+      for (const [name, side] of order) {
         const r = results[name];
         if (!side || r.skipped || r.error) continue;
         ctx.signal.throwIfAborted();
