@@ -59,5 +59,6 @@ export async function saveImages(engine: Engine, args: string[], out: NodeJS.Wri
       })),
     };
   });
-  await writeImageArchive(out, images);
+  // Each layer is hashed once, here (verified()), with a message that points at `system check`.
+  await writeImageArchive(out, images, { verifyLayers: false, ...(opts.signal ? { signal: opts.signal } : {}) });
 }

@@ -7,7 +7,6 @@ import { shortId } from './image-store.js';
 import { parseImageArg, parseImageIdPrefix, parseReference, referenceString, familiarString, type Reference } from './reference.js';
 import { parseImageConfig, type ImageConfig } from './config.js';
 import { conflict, invalidArgument, notFound, findStowageError } from '../errors.js';
-import { chainIds } from '../layers/identity.js';
 import { ImageFilter, parseImageFilters } from './filters.js';
 import { importImage, loadImages, type ImportOptions, type LoadResult } from './load.js';
 import { saveImages } from './save.js';
@@ -290,10 +289,5 @@ export class ImageService {
 
   save(args: string[], out: NodeJS.WritableStream, opts: { signal?: AbortSignal } = {}): Promise<void> {
     return saveImages(this.engine, args, out, opts);
-  }
-
-  /** The chain IDs of an image's layers, base first (for checks and tests). */
-  chainIdsOf(arg: string): string[] {
-    return chainIds(this.config(this.resolve(arg)).rootfs.diff_ids);
   }
 }
