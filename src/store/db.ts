@@ -81,17 +81,41 @@ CREATE TABLE IF NOT EXISTS containers (
 );
 `;
 
+/** Synchronous sleep: start-up runs before any event loop work matters. */
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/**
+ * Runs fn, retrying while SQLite reports the database busy or locked in ways the
+ * busy timeout does not cover (switching a new database to WAL takes an exclusive
+ * lock without calling the busy handler, so two first commands can collide).
+ */
+function retryBusy<T>(fn: () => T, deadlineMs = 30_000): T {
+  const until = Date.now() + deadlineMs;
+  for (let delay = 5; ; delay = Math.min(delay * 2, 200)) {
+    try {
+      return fn();
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? '';
+      if (!code.startsWith('SQLITE_BUSY') && !code.startsWith('SQLITE_LOCKED')) throw err;
+      if (Date.now() > until) throw err;
+      sleepSync(delay);
+    }
+  }
+}
+
 export function openDatabase(path: string): DB {
   const db = new Database(path, { timeout: 30_000 });
-  db.pragma('journal_mode = WAL');
+  retryBusy(() => db.pragma('journal_mode = WAL'));
   db.pragma('synchronous = NORMAL'); // durable at checkpoint; WAL keeps it consistent on crash
   db.pragma('foreign_keys = ON');
-  const version = db.pragma('user_version', { simple: true }) as number;
+  const version = retryBusy(() => db.pragma('user_version', { simple: true }) as number);
   if (version !== SCHEMA_VERSION) {
-    db.transaction(() => {
+    retryBusy(() => db.transaction(() => {
       db.exec(SCHEMA);
       db.pragma(`user_version = ${SCHEMA_VERSION}`);
-    }).immediate();
+    }).immediate());
   }
   return db;
 }
