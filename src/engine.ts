@@ -7,6 +7,10 @@ import { ContentStore } from './content/store.js';
 import { LayerStore } from './layers/store.js';
 import { ImageStore } from './images/image-store.js';
 import { ImageService } from './images/service.js';
+import { ContainerStore } from './containers/store.js';
+import { ContainerService } from './containers/service.js';
+import { OciRuntime, findRuntime } from './runtime/runtime.js';
+import { createHash } from 'node:crypto';
 import type { StorageDriver } from './drivers/driver.js';
 import { selectDriver } from './drivers/select.js';
 import { staleTmpEntries } from './store/check.js';
@@ -27,6 +31,9 @@ export class Engine {
   readonly layers: LayerStore;
   readonly imageStore: ImageStore;
   readonly images: ImageService;
+  readonly containerStore: ContainerStore;
+  readonly containers: ContainerService;
+  private runtimes = new Map<string, OciRuntime>();
   private recovered = false;
 
   private constructor(opts: EngineOptions) {
@@ -40,6 +47,28 @@ export class Engine {
     this.layers = new LayerStore(this.db, this.layout, this.driver);
     this.imageStore = new ImageStore(this.db, this.content, this.layers);
     this.images = new ImageService(this);
+    this.containerStore = new ContainerStore(this.db);
+    this.containers = new ContainerService(this);
+  }
+
+  /**
+   * Where runtimes keep their state: on /run (tmpfs), so a host reboot clears it,
+   * one folder per data root.
+   */
+  get execRoot(): string {
+    return join('/run/stowage', createHash('sha256').update(this.layout.root).digest('hex').slice(0, 12));
+  }
+
+  /** The OCI runtime (crun preferred, else runc), found once per name. */
+  runtime(name?: string): OciRuntime {
+    const key = name ?? '';
+    let r = this.runtimes.get(key);
+    if (!r) {
+      const info = findRuntime(name);
+      r = new OciRuntime(info, join(this.execRoot, info.name));
+      this.runtimes.set(key, r);
+    }
+    return r;
   }
 
   static open(opts: EngineOptions = {}): Engine {

@@ -29,9 +29,11 @@ export const globals = (): GlobalOptions => program.opts<GlobalOptions>();
 
 import { registerImageCommands } from './commands/images.js';
 import { registerSystemCommands } from './commands/system.js';
+import { registerContainerCommands, ExitError } from './commands/containers.js';
 
 registerImageCommands(program, globals);
 registerSystemCommands(program, globals);
+registerContainerCommands(program, globals);
 
 async function main(): Promise<void> {
   try {
@@ -41,6 +43,10 @@ async function main(): Promise<void> {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version') process.exit(0);
       // Docker's CLI exits 125 on usage errors.
       process.exit(125);
+    }
+    if (err instanceof ExitError) {
+      process.stderr.write(err.message + '\n');
+      process.exit(err.code);
     }
     process.stderr.write(messageFor(err) + '\n');
     if (process.env.STOWAGE_DEBUG) process.stderr.write(`${(err as Error)?.stack ?? ''}\n`);

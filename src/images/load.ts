@@ -26,7 +26,7 @@ export interface LoadedImage { id: string; tags: string[]; layersLoaded: number;
 export interface LoadResult { images: LoadedImage[]; messages: string[] }
 
 /** Records config + top layer as an image and points tags at it, in one transaction. */
-function record(engine: Engine, configBuf: Buffer, top: LayerRecord | null, tags: string[], messages: string[]): string {
+export function recordImage(engine: Engine, configBuf: Buffer, top: LayerRecord | null, tags: string[], messages: string[]): string {
   const db = engine.db;
   const owner = ownerToken();
   const digest = engine.content.write(configBuf);
@@ -71,7 +71,7 @@ export async function importImage(engine: Engine, src: AsyncIterable<Buffer>, op
       rootfs: { type: 'layers', diff_ids: [layer.diffId!] },
     };
     if (opts.message) config.comment = opts.message;
-    return record(engine, Buffer.from(JSON.stringify(config)), layer, tag ? [tag] : [], []);
+    return recordImage(engine, Buffer.from(JSON.stringify(config)), layer, tag ? [tag] : [], []);
   } finally {
     engine.layers.releaseLeases();
   }
@@ -101,7 +101,7 @@ export async function loadImages(engine: Engine, archivePath: string, opts: { si
         parent = r.layer;
       }
       const tags = img.repoTags.map((t: string) => referenceString(parseReference(t)));
-      const id = record(engine, img.config, parent, tags, result.messages);
+      const id = recordImage(engine, img.config, parent, tags, result.messages);
       result.images.push({ id, tags: img.repoTags.map((t: string) => familiarString(parseReference(t))), layersLoaded: loaded, layersShared: diffIds.length - loaded });
     }
   } finally {

@@ -81,13 +81,30 @@ function lsOptions(c: Command): Command {
     .option('-q, --quiet', 'only show image IDs');
 }
 
-function inspectAction(g: () => GlobalOptions) {
-  return async (names: string[], o: { format?: string }) =>
-    withEngine(g(), (e) => {
+function inspectAction(g: () => GlobalOptions, only?: 'image') {
+  return async (names: string[], o: { format?: string; type?: string; size?: boolean }) =>
+    withEngine(g(), async (e) => {
       const found: unknown[] = [];
       const errors: string[] = [];
+      const type = only ?? o.type;
+      if (type && type !== 'image' && type !== 'container') throw invalidArgument(`"${type}" is not a valid value for --type`);
+      if (type !== 'image') await e.containers.reconcile();
+      const { inspectContainer } = await import('./containers.js');
       for (const n of names) {
-        try { found.push(e.images.inspect(n)); } catch (err) { errors.push((err as Error).message); }
+        try {
+          if (type !== 'image') {
+            try {
+              const c = e.containers.resolve(n);
+              found.push(inspectContainer(e, c, o.size ? await e.containers.sizes(c) : undefined));
+              continue;
+            } catch (err) {
+              if (type === 'container') throw err;
+            }
+          }
+          found.push(e.images.inspect(n));
+        } catch (err) {
+          errors.push(type ? (err as Error).message : `No such object: ${n}`);
+        }
       }
       if (o.format) out(renderTemplate(compileTemplate(o.format), found));
       else out(json(found) + '\n');
@@ -264,7 +281,7 @@ export function registerImageCommands(program: Command, g: () => GlobalOptions):
   const image = program.command('image').description('Manage images');
   lsOptions(image.command('ls').alias('list').description('List images')).action(listAction(g));
   image.command('inspect').description('Display detailed information on one or more images').argument('<IMAGE...>')
-    .option('-f, --format <string>', 'format output using a Go template').action(inspectAction(g));
+    .option('-f, --format <string>', 'format output using a Go template').action(inspectAction(g, 'image'));
   image.command('rm').alias('remove').description('Remove one or more images').argument('<IMAGE...>')
     .option('-f, --force', 'force removal of the image').option('--no-prune', 'do not delete untagged parents').action(rmAction(g));
   image.command('tag').argument('<SOURCE_IMAGE[:TAG]>').argument('<TARGET_IMAGE[:TAG]>').action(tagAction(g));
@@ -281,6 +298,7 @@ export function registerImageCommands(program: Command, g: () => GlobalOptions):
   image.command('load').option('-i, --input <file>', 'read from tar archive file, instead of STDIN').option('-q, --quiet', 'suppress the load output').action(loadAction(g));
   image.command('save').argument('<IMAGE...>').option('-o, --output <file>', 'write to a file, instead of STDOUT').action(saveAction(g));
   program.command('inspect').description('Return low-level information on stowage objects').argument('<NAME|ID...>')
-    .option('-f, --format <string>', 'format output using a Go template').option('--type <string>', 'return JSON for specified type (image)')
+    .option('-f, --format <string>', 'format output using a Go template').option('--type <string>', 'return JSON for specified type (container, image)')
+    .option('-s, --size', 'display total file sizes if the type is container')
     .action(inspectAction(g));
 }

@@ -1,0 +1,466 @@
+// commands/containers.ts: create, start, run, stop, kill, wait, restart, rm, ps,
+// logs, exec, diff, commit, export, cp, rename, container prune, and the hidden
+// __monitor that watches a detached container. Docker's flags, output and exit
+// codes: `run` exits 125 when stowage fails, 126/127 when the command cannot be
+// invoked / is not found, else with the container's own code.
+import type { Command } from 'commander';
+import { readFileSync, createWriteStream, renameSync, rmSync } from 'node:fs';
+import type { GlobalOptions } from '../main.js';
+import { withEngine, collect } from '../open.js';
+import { compileTemplate, humanSize, json, renderTemplate, since, table, humanDuration } from '../format.js';
+import { invalidArgument, StowageError } from '../../errors.js';
+import type { Engine } from '../../engine.js';
+import type { ContainerRecord } from '../../containers/types.js';
+import type { CreateOptions } from '../../containers/service.js';
+
+const out = (s: string) => process.stdout.write(s);
+
+/** An error that carries the exit code `run` must end with. */
+export class ExitError extends Error {
+  constructor(readonly code: number, message: string) { super(message); }
+}
+
+function globalArgs(g: GlobalOptions, e: Engine): string[] {
+  return ['--data-root', e.layout.root, '--storage-driver', e.driver.name, ...(g.storageDriver ? [] : [])];
+}
+
+function binPath(): string {
+  return process.argv[1]!;
+}
+
+interface RunFlags {
+  detach?: boolean; interactive?: boolean; tty?: boolean; rm?: boolean; name?: string; env?: string[]; envFile?: string[];
+  workdir?: string; user?: string; entrypoint?: string; readOnly?: boolean; label?: string[]; network?: string; runtime?: string; hostname?: string;
+}
+
+function parseEnvFile(path: string): string[] {
+  const outv: string[] = [];
+  let text: string;
+  try { text = readFileSync(path, 'utf8'); } catch (err) { throw invalidArgument(`open ${path}: ${(err as Error).message}`, { name: path }); }
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) continue;
+    if (line.includes('=')) outv.push(line);
+    else if (process.env[line] !== undefined) outv.push(`${line}=${process.env[line]}`);
+  }
+  return outv;
+}
+
+function createOptions(image: string, cmd: string[], f: RunFlags): CreateOptions {
+  const env: string[] = [];
+  for (const file of f.envFile ?? []) env.push(...parseEnvFile(file));
+  for (const e of f.env ?? []) {
+    if (e.includes('=')) env.push(e);
+    else if (process.env[e] !== undefined) env.push(`${e}=${process.env[e]}`);
+  }
+  const labels: Record<string, string> = {};
+  for (const l of f.label ?? []) {
+    const i = l.indexOf('=');
+    labels[i < 0 ? l : l.slice(0, i)] = i < 0 ? '' : l.slice(i + 1);
+  }
+  return {
+    image, cmd, env, labels,
+    ...(f.name !== undefined ? { name: f.name } : {}),
+    ...(f.workdir !== undefined ? { workdir: f.workdir } : {}),
+    ...(f.user !== undefined ? { user: f.user } : {}),
+    ...(f.entrypoint !== undefined ? { entrypoint: f.entrypoint } : {}),
+    ...(f.network !== undefined ? { network: f.network } : {}),
+    ...(f.runtime !== undefined ? { runtime: f.runtime } : {}),
+    ...(f.hostname !== undefined ? { hostname: f.hostname } : {}),
+    readOnly: !!f.readOnly, autoRemove: !!f.rm, tty: !!f.tty, interactive: !!f.interactive,
+  };
+}
+
+function runFlags(c: Command): Command {
+  return c
+    .option('-e, --env <list>', 'set environment variables', collect)
+    .option('--env-file <file>', 'read in a file of environment variables', collect)
+    .option('--entrypoint <string>', 'overwrite the default ENTRYPOINT of the image')
+    .option('-h, --hostname <string>', 'container host name')
+    .option('-i, --interactive', 'keep STDIN open even if not attached')
+    .option('-l, --label <list>', 'set meta data on a container', collect)
+    .option('--name <string>', 'assign a name to the container')
+    .option('--network <string>', 'connect a container to a network (host or none)')
+    .option('--net <string>', 'alias of --network')
+    .option('--read-only', "mount the container's root filesystem as read only")
+    .option('--rm', 'automatically remove the container when it exits')
+    .option('--runtime <string>', 'runtime to use for this container (crun, runc)')
+    .option('-t, --tty', 'allocate a pseudo-TTY')
+    .option('-u, --user <string>', 'username or UID (format: <name|uid>[:<group|gid>])')
+    .option('-w, --workdir <string>', 'working directory inside the container')
+    .passThroughOptions();
+}
+
+function normFlags(f: RunFlags & { net?: string }): RunFlags {
+  if (f.net && !f.network) f.network = f.net;
+  return f;
+}
+
+/** Status column of `ps`: "Up 3 seconds", "Exited (0) 2 minutes ago", "Created". */
+export function statusText(c: ContainerRecord): string {
+  const s = c.State;
+  if (s.Running) return `Up ${humanDuration(Date.now() - Date.parse(s.StartedAt))}`;
+  if (s.Status === 'created') return 'Created';
+  if (s.Status === 'exited') return `Exited (${s.ExitCode}) ${humanDuration(Date.now() - Date.parse(s.FinishedAt))} ago`;
+  return s.Status;
+}
+
+function commandText(c: ContainerRecord, noTrunc: boolean): string {
+  const cmd = [c.Path, ...c.Args].join(' ');
+  if (noTrunc || cmd.length <= 20) return `"${cmd}"`;
+  return `"${cmd.slice(0, 19)}…"`;
+}
+
+export function inspectContainer(e: Engine, c: ContainerRecord, sizes?: { SizeRw: number; SizeRootFs: number }): Record<string, unknown> {
+  const dir = e.layout.container(c.Id);
+  const { Monitor: _m, ...state } = c.State;
+  return {
+    Id: c.Id,
+    Created: c.Created,
+    Path: c.Path,
+    Args: c.Args,
+    State: state,
+    Image: c.Image,
+    ResolvConfPath: `${dir}/resolv.conf`,
+    HostnamePath: `${dir}/hostname`,
+    HostsPath: `${dir}/hosts`,
+    LogPath: `${dir}/${c.Id}-json.log`,
+    Name: `/${c.Name}`,
+    RestartCount: c.RestartCount,
+    Driver: c.Driver,
+    Platform: 'linux',
+    MountLabel: '',
+    ProcessLabel: '',
+    AppArmorProfile: '',
+    ExecIDs: null,
+    HostConfig: c.HostConfig,
+    GraphDriver: e.containers.graphDriver(c),
+    ...(sizes ?? {}),
+    Mounts: c.Mounts,
+    Config: c.Config,
+    NetworkSettings: { Networks: { [c.HostConfig.NetworkMode]: {} } },
+  };
+}
+
+async function runAction(g: () => GlobalOptions, image: string, cmd: string[], f: RunFlags): Promise<void> {
+  let code = 0;
+  await withEngine(g(), async (e) => {
+    let c: ContainerRecord;
+    try {
+      c = await e.containers.create(createOptions(image, cmd, normFlags(f)));
+    } catch (err) {
+      throw new ExitError(125, `Error: ${(err as Error).message}`);
+    }
+    if (f.detach) {
+      const { startDetached } = await import('../../containers/lifecycle.js');
+      try {
+        await startDetached(e, c.Id, binPath(), globalArgs(g(), e));
+      } catch (err) {
+        throw new ExitError(exitFromState(e, c.Id), `Error: ${(err as Error).message}`);
+      }
+      out(c.Id + '\n');
+      return;
+    }
+    const { runAndWatch } = await import('../../containers/lifecycle.js');
+    const forward = (sig: NodeJS.Signals) => { void e.containers.kill(c.Id, sig).catch(() => {}); };
+    process.on('SIGINT', forward);
+    process.on('SIGTERM', forward);
+    try {
+      code = await runAndWatch(e, c.Id, {
+        stdout: process.stdout, stderr: process.stderr, tty: !!f.tty,
+        ...(f.interactive ? { stdin: process.stdin } : {}),
+      });
+    } catch (err) {
+      throw new ExitError(125, `Error: ${(err as Error).message}`);
+    } finally {
+      process.off('SIGINT', forward);
+      process.off('SIGTERM', forward);
+    }
+    const after = e.containerStore.get(c.Id);
+    if (after?.State.Error && (code === 126 || code === 127)) process.stderr.write(`Error: ${after.State.Error}\n`);
+  });
+  process.exitCode = code;
+}
+
+function exitFromState(e: Engine, id: string): number {
+  const c = e.containerStore.get(id);
+  const code = c?.State.ExitCode ?? 125;
+  return code === 126 || code === 127 ? code : 125;
+}
+
+/** Runs fn for each argument, printing what it returns; errors are collected and make the exit code 1. */
+async function each(names: string[], fn: (n: string) => Promise<string | undefined>): Promise<void> {
+  const errors: string[] = [];
+  for (const n of names) {
+    try {
+      const r = await fn(n);
+      if (r !== undefined) out(r + '\n');
+    } catch (err) {
+      errors.push((err as Error).message);
+    }
+  }
+  if (errors.length) throw new Error(errors.join('\nError: '));
+}
+
+export function registerContainerCommands(program: Command, g: () => GlobalOptions): void {
+  const create = (cmd: Command) => runFlags(cmd.argument('<IMAGE>').argument('[COMMAND...]'))
+    .action(async (image: string, cmd: string[], f: RunFlags) => withEngine(g(), async (e) => {
+      const c = await e.containers.create(createOptions(image, cmd, normFlags(f)));
+      out(c.Id + '\n');
+    }));
+  create(program.command('create').description('Create a new container'));
+
+  const run = (cmd: Command) => runFlags(cmd.argument('<IMAGE>').argument('[COMMAND...]'))
+    .option('-d, --detach', 'run container in background and print container ID')
+    .action(async (image: string, cmd: string[], f: RunFlags) => runAction(g, image, cmd, f));
+  run(program.command('run').description('Create and run a new container from an image'));
+
+  const start = (cmd: Command) => cmd.argument('<CONTAINER...>').option('-a, --attach', 'attach STDOUT/STDERR and forward signals')
+    .action(async (names: string[], f: { attach?: boolean }) => withEngine(g(), async (e) => {
+      await e.containers.reconcile();
+      if (f.attach) {
+        if (names.length !== 1) throw invalidArgument('you cannot start and attach multiple containers at once');
+        const c = e.containers.resolve(names[0]!);
+        const { runAndWatch } = await import('../../containers/lifecycle.js');
+        process.exitCode = await runAndWatch(e, c.Id, { stdout: process.stdout, stderr: process.stderr, tty: c.Config.Tty });
+        return;
+      }
+      const { startDetached } = await import('../../containers/lifecycle.js');
+      await each(names, async (n) => {
+        const c = e.containers.resolve(n);
+        if (c.State.Running) return n;
+        await startDetached(e, c.Id, binPath(), globalArgs(g(), e));
+        return n;
+      });
+    }));
+  start(program.command('start').description('Start one or more stopped containers'));
+
+  const stop = (cmd: Command) => cmd.argument('<CONTAINER...>').option('-t, --time <seconds>', 'seconds to wait before killing the container', '10')
+    .option('-s, --signal <string>', 'signal to send to the container')
+    .action(async (names: string[], f: { time: string; signal?: string }) => withEngine(g(), async (e) => {
+      await each(names, async (n) => { await e.containers.stop(n, Number(f.time), f.signal); return n; });
+    }));
+  stop(program.command('stop').description('Stop one or more running containers'));
+
+  const kill = (cmd: Command) => cmd.argument('<CONTAINER...>').option('-s, --signal <string>', 'signal to send to the container', 'KILL')
+    .action(async (names: string[], f: { signal: string }) => withEngine(g(), async (e) => {
+      await each(names, async (n) => { await e.containers.kill(n, f.signal); return n; });
+    }));
+  kill(program.command('kill').description('Kill one or more running containers'));
+
+  const wait = (cmd: Command) => cmd.argument('<CONTAINER...>')
+    .action(async (names: string[]) => withEngine(g(), async (e) => {
+      await each(names, async (n) => String(await e.containers.wait(n)));
+    }));
+  wait(program.command('wait').description('Block until one or more containers stop, then print their exit codes'));
+
+  const restart = (cmd: Command) => cmd.argument('<CONTAINER...>').option('-t, --time <seconds>', 'seconds to wait before killing the container', '10')
+    .action(async (names: string[], f: { time: string }) => withEngine(g(), async (e) => {
+      const { startDetached } = await import('../../containers/lifecycle.js');
+      await each(names, async (n) => {
+        const c = await e.containers.stop(n, Number(f.time));
+        await startDetached(e, c.Id, binPath(), globalArgs(g(), e));
+        return n;
+      });
+    }));
+  restart(program.command('restart').description('Restart one or more containers'));
+
+  const rm = (cmd: Command) => cmd.argument('<CONTAINER...>').option('-f, --force', 'force the removal of a running container (uses SIGKILL)')
+    .option('-v, --volumes', 'remove anonymous volumes associated with the container')
+    .action(async (names: string[], f: { force?: boolean; volumes?: boolean }) => withEngine(g(), async (e) => {
+      await e.containers.reconcile();
+      await each(names, async (n) => { await e.containers.remove(n, { force: !!f.force, volumes: !!f.volumes }); return n; });
+    }));
+  rm(program.command('rm').description('Remove one or more containers'));
+
+  const ps = (cmd: Command) => cmd
+    .option('-a, --all', 'show all containers (default shows just running)')
+    .option('-f, --filter <filter>', 'filter output based on conditions provided', collect)
+    .option('--format <string>', 'pretty-print containers using a Go template')
+    .option('-n, --last <int>', 'show n last created containers (includes all states)')
+    .option('-l, --latest', 'show the latest created container (includes all states)')
+    .option('--no-trunc', "don't truncate output")
+    .option('-q, --quiet', 'only display container IDs')
+    .option('-s, --size', 'display total file sizes')
+    .action(async (f: { all?: boolean; filter?: string[]; format?: string; last?: string; latest?: boolean; trunc?: boolean; quiet?: boolean; size?: boolean }) => withEngine(g(), async (e) => {
+      await e.containers.reconcile();
+      const { containerFilter } = await import('../../containers/filters.js');
+      const pred = containerFilter(f.filter ?? [], e);
+      let list = e.containers.list();
+      const n = f.latest ? 1 : f.last !== undefined ? Number(f.last) : undefined;
+      if (n === undefined && !f.all) list = list.filter((c) => c.State.Running);
+      list = list.filter(pred);
+      if (n !== undefined && n >= 0) list = list.slice(0, n);
+      const noTrunc = f.trunc === false;
+      if (f.quiet) { for (const c of list) out((noTrunc ? c.Id : c.Id.slice(0, 12)) + '\n'); return; }
+      const rows = [];
+      for (const c of list) {
+        const sizes = f.size ? await e.containers.sizes(c) : undefined;
+        rows.push({
+          ID: noTrunc ? c.Id : c.Id.slice(0, 12),
+          Image: c.ImageRef,
+          Command: commandText(c, noTrunc),
+          CreatedAt: c.Created,
+          RunningFor: since(Date.parse(c.Created) / 1000),
+          Status: statusText(c),
+          State: c.State.Status,
+          Ports: '',
+          Names: c.Name,
+          Labels: Object.entries(c.Config.Labels ?? {}).map(([k, v]) => `${k}=${v}`).join(','),
+          Size: sizes ? `${humanSize(sizes.SizeRw)} (virtual ${humanSize(sizes.SizeRootFs)})` : '',
+          Mounts: '',
+          Networks: c.HostConfig.NetworkMode,
+        });
+      }
+      const headers = { ID: 'CONTAINER ID', Image: 'IMAGE', Command: 'COMMAND', CreatedAt: 'CREATED AT', RunningFor: 'CREATED', Status: 'STATUS', Ports: 'PORTS', Names: 'NAMES', Size: 'SIZE', State: 'STATE', Labels: 'LABELS', Networks: 'NETWORKS', Mounts: 'MOUNTS' };
+      if (f.format) { out(renderTemplate(compileTemplate(f.format, headers), rows)); return; }
+      const cols: Array<keyof typeof headers> = ['ID', 'Image', 'Command', 'RunningFor', 'Status', 'Ports', 'Names', ...(f.size ? ['Size' as const] : [])];
+      out(table([cols.map((k) => headers[k]), ...rows.map((r) => cols.map((k) => r[k]))]));
+    }));
+  ps(program.command('ps').description('List containers'));
+
+  const logs = (cmd: Command) => cmd.argument('<CONTAINER>')
+    .option('-f, --follow', 'follow log output').option('--tail <string>', 'number of lines to show from the end of the logs', 'all')
+    .option('-t, --timestamps', 'show timestamps')
+    .action(async (name: string, f: { follow?: boolean; tail: string; timestamps?: boolean }) => withEngine(g(), async (e) => {
+      const { container, lines, path } = e.containers.logs(name);
+      const write = (l: { log: string; stream: string; time: string }) =>
+        (l.stream === 'stderr' ? process.stderr : process.stdout).write(f.timestamps ? `${l.time} ${l.log}` : l.log);
+      const tail = f.tail === 'all' ? lines : lines.slice(Math.max(0, lines.length - Number(f.tail)));
+      if (f.tail !== 'all' && !/^\d+$/.test(f.tail)) throw invalidArgument(`invalid value for "tail": ${f.tail}`);
+      for (const l of tail) write(l);
+      if (!f.follow) return;
+      const { readFrom } = await import('../../containers/logs.js');
+      const { statSync } = await import('node:fs');
+      let offset = (() => { try { return statSync(path).size; } catch { return 0; } })();
+      for (;;) {
+        const r = await readFrom(path, offset);
+        offset = r.offset;
+        for (const l of r.lines) write(l);
+        const now = e.containerStore.get(container.Id);
+        if (!now || !now.State.Running) {
+          const last = await readFrom(path, offset);
+          for (const l of last.lines) write(l);
+          return;
+        }
+        await new Promise((res) => setTimeout(res, 100));
+        await e.containers.reconcile();
+      }
+    }));
+  logs(program.command('logs').description('Fetch the logs of a container'));
+
+  const exec = (cmd: Command) => cmd.argument('<CONTAINER>').argument('<COMMAND...>')
+    .option('-d, --detach', 'detached mode: run command in the background').option('-e, --env <list>', 'set environment variables', collect)
+    .option('-i, --interactive', 'keep STDIN open even if not attached').option('-t, --tty', 'allocate a pseudo-TTY')
+    .option('-u, --user <string>', 'username or UID').option('-w, --workdir <string>', 'working directory inside the container')
+    .passThroughOptions()
+    .action(async (name: string, command: string[], f: { detach?: boolean; env?: string[]; interactive?: boolean; tty?: boolean; user?: string; workdir?: string }) => withEngine(g(), async (e) => {
+      const code = await e.containers.exec(name, {
+        cmd: command, env: f.env ?? [], tty: !!f.tty, interactive: !!f.interactive, detach: !!f.detach,
+        ...(f.user !== undefined ? { user: f.user } : {}), ...(f.workdir !== undefined ? { workdir: f.workdir } : {}),
+      });
+      process.exitCode = code;
+    }));
+  exec(program.command('exec').description('Execute a command in a running container'));
+
+  const diff = (cmd: Command) => cmd.argument('<CONTAINER>')
+    .action(async (name: string) => withEngine(g(), async (e) => {
+      for (const ch of await e.containers.diff(name)) out(`${ch.kind} ${ch.path}\n`);
+    }));
+  diff(program.command('diff').description("Inspect changes to files or directories on a container's filesystem"));
+
+  const commit = (cmd: Command) => cmd.argument('<CONTAINER>').argument('[REPOSITORY[:TAG]]')
+    .option('-a, --author <string>', 'author').option('-c, --change <list>', 'apply Dockerfile instruction to the created image', collect)
+    .option('-m, --message <string>', 'commit message').option('-p, --pause', 'pause container during commit (not supported: ignored)', true)
+    .action(async (name: string, ref: string | undefined, f: { author?: string; change?: string[]; message?: string }) => withEngine(g(), async (e) => {
+      const id = await e.containers.commit(name, {
+        ...(ref ? { reference: ref } : {}), ...(f.author ? { author: f.author } : {}),
+        ...(f.message !== undefined ? { message: f.message } : {}), ...(f.change ? { changes: f.change } : {}),
+      });
+      out(id + '\n');
+    }));
+  commit(program.command('commit').description("Create a new image from a container's changes"));
+
+  const exportCmd = (cmd: Command) => cmd.argument('<CONTAINER>').option('-o, --output <file>', 'write to a file, instead of STDOUT')
+    .action(async (name: string, f: { output?: string }) => withEngine(g(), async (e) => {
+      if (!f.output) {
+        if (process.stdout.isTTY) throw invalidArgument('cowardly refusing to save to a terminal. Use the -o flag or redirect');
+        await e.containers.export(name, process.stdout);
+        return;
+      }
+      const tmp = `${f.output}.stowage-tmp-${process.pid}`;
+      const ws = createWriteStream(tmp);
+      try {
+        await e.containers.export(name, ws);
+        await new Promise<void>((res, rej) => { ws.end(() => res()); ws.on('error', rej); });
+        renameSync(tmp, f.output);
+      } catch (err) {
+        ws.destroy();
+        rmSync(tmp, { force: true });
+        throw err;
+      }
+    }));
+  exportCmd(program.command('export').description("Export a container's filesystem as a tar archive"));
+
+  const cp = (cmd: Command) => cmd.argument('<SRC>').argument('<DEST>')
+    .action(async (src: string, dst: string) => withEngine(g(), async (e) => {
+      const split = (s: string) => {
+        const m = /^([a-zA-Z0-9][a-zA-Z0-9_.-]*):(.*)$/.exec(s);
+        return m && !s.startsWith('/') && !s.startsWith('.') ? { container: m[1]!, path: m[2]! || '/' } : { path: s };
+      };
+      await e.containers.copy(split(src), split(dst));
+    }));
+  cp(program.command('cp').description('Copy files/folders between a container and the local filesystem'));
+
+  const rename = (cmd: Command) => cmd.argument('<CONTAINER>').argument('<NEW_NAME>')
+    .action(async (name: string, newName: string) => withEngine(g(), async (e) => { await e.containers.rename(name, newName); }));
+  rename(program.command('rename').description('Rename a container'));
+
+  const container = program.command('container').description('Manage containers');
+  create(container.command('create'));
+  run(container.command('run'));
+  start(container.command('start'));
+  stop(container.command('stop'));
+  kill(container.command('kill'));
+  wait(container.command('wait'));
+  restart(container.command('restart'));
+  rm(container.command('rm').alias('remove'));
+  ps(container.command('ls').alias('list').alias('ps'));
+  logs(container.command('logs'));
+  exec(container.command('exec'));
+  diff(container.command('diff'));
+  commit(container.command('commit'));
+  exportCmd(container.command('export'));
+  cp(container.command('cp'));
+  rename(container.command('rename'));
+  container.command('inspect').argument('<CONTAINER...>').option('-f, --format <string>', 'format output using a Go template')
+    .option('-s, --size', 'display total file sizes')
+    .action(async (names: string[], f: { format?: string; size?: boolean }) => withEngine(g(), async (e) => {
+      await e.containers.reconcile();
+      const found: unknown[] = [];
+      const errors: string[] = [];
+      for (const n of names) {
+        try {
+          const c = e.containers.resolve(n);
+          found.push(inspectContainer(e, c, f.size ? await e.containers.sizes(c) : undefined));
+        } catch (err) { errors.push((err as Error).message); }
+      }
+      out(f.format ? renderTemplate(compileTemplate(f.format), found) : json(found) + '\n');
+      if (errors.length) throw new Error(errors.join('\nError: '));
+    }));
+  container.command('prune').description('Remove all stopped containers').option('-f, --force', 'do not prompt for confirmation')
+    .action(async () => withEngine(g(), async (e) => {
+      const r = await e.containers.prune();
+      if (r.ContainersDeleted.length) out(`Deleted Containers:\n${r.ContainersDeleted.join('\n')}\n\n`);
+      out(`Total reclaimed space: ${humanSize(r.SpaceReclaimed)}\n`);
+    }));
+
+  program.command('__monitor', { hidden: true }).argument('<ID>')
+    .action(async (id: string) => withEngine(g(), async (e) => {
+      const { runAndWatch } = await import('../../containers/lifecycle.js');
+      // Detached from the terminal; the container's output goes to its log only.
+      await runAndWatch(e, id, {}).catch((err: unknown) => {
+        if (!(err instanceof StowageError)) throw err;
+      });
+    }));
+}

@@ -1,0 +1,389 @@
+// service.ts: what users do with containers: create, start, stop, kill, wait,
+// remove, list, inspect, rename, prune, logs, exec, diff, commit, export, cp.
+// A container is one writable layer on its image's top layer plus a record.
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { join, basename } from 'node:path';
+import type { Engine } from '../engine.js';
+import type { ContainerRecord, ContainerRunConfig, HostConfig } from './types.js';
+import { initialState } from './types.js';
+import { validateName } from './store.js';
+import { randomName } from './names.js';
+import { reconcile } from './lifecycle.js';
+import { rootfsPath, mountRootfs, releaseRootfs } from './rootfs.js';
+import { readLog } from './logs.js';
+import { resolveInRoot } from './paths.js';
+import { changes, exportChanges, exportTree, type Change } from '../archive/changes.js';
+import { parseImageConfig, type ImageConfig } from '../images/config.js';
+import { applyChanges } from '../images/changes.js';
+import { parseReference, referenceString } from '../images/reference.js';
+import { ownerToken } from '../store/owner.js';
+import { conflict, invalidArgument, notFound, failedPrecondition, isNotFound } from '../errors.js';
+import { isMountPoint } from '../drivers/mount.js';
+
+export interface CreateOptions {
+  image: string;
+  cmd?: string[];
+  name?: string;
+  env?: string[];
+  workdir?: string;
+  user?: string;
+  /** undefined: the image's; "": none (resets the image's CMD too, as Docker does). */
+  entrypoint?: string;
+  readOnly?: boolean;
+  labels?: Record<string, string>;
+  autoRemove?: boolean;
+  tty?: boolean;
+  interactive?: boolean;
+  network?: string;
+  runtime?: string;
+  hostname?: string;
+}
+
+export class ContainerService {
+  constructor(private readonly engine: Engine) {}
+
+  private get store() { return this.engine.containerStore; }
+
+  /** Brings recorded states up to date with reality (dead monitors, crashed hosts). */
+  async reconcile(): Promise<void> {
+    await reconcile(this.engine);
+  }
+
+  resolve(ref: string): ContainerRecord {
+    return this.store.resolve(ref);
+  }
+
+  /** Mounts contributed by volumes (filled in by the volumes work). */
+  extraMounts(_c: ContainerRecord): Array<{ destination: string; type: string; source: string; options: string[] }> {
+    return [];
+  }
+
+  async create(o: CreateOptions): Promise<ContainerRecord> {
+    await this.engine.recover();
+    let img;
+    try {
+      img = this.engine.images.resolve(o.image);
+    } catch (err) {
+      if (isNotFound(err)) {
+        throw notFound(`Unable to find image '${o.image}' locally (stowage has no registry client yet: \`stowage load\` or \`stowage import\` it first)`, { name: o.image, cause: err });
+      }
+      throw err;
+    }
+    const network = o.network ?? 'host';
+    if (network !== 'host' && network !== 'none') {
+      throw invalidArgument(`network mode "${network}" is not supported: stowage runs containers with --network host or --network none`, { name: network });
+    }
+    const cfg: ImageConfig = parseImageConfig(this.engine.imageStore.config(img.id));
+    const ic = cfg.config ?? {};
+    let entrypoint = ic.Entrypoint ?? [];
+    let cmd = ic.Cmd ?? [];
+    if (o.entrypoint !== undefined) {
+      entrypoint = o.entrypoint === '' ? [] : [o.entrypoint];
+      cmd = [];
+    }
+    if (o.cmd && o.cmd.length > 0) cmd = o.cmd;
+    const args = [...entrypoint, ...cmd];
+    if (args.length === 0) throw invalidArgument('No command specified', { name: o.image });
+    const env = [...(ic.Env ?? [])];
+    for (const e of o.env ?? []) {
+      const k = e.split('=')[0]!;
+      const i = env.findIndex((x) => x.split('=')[0] === k);
+      if (i >= 0) env[i] = e; else env.push(e);
+    }
+    const id = randomBytes(32).toString('hex');
+    const name = o.name !== undefined ? validateName(o.name) : this.freeName();
+    const config: ContainerRunConfig = {
+      ...ic,
+      Hostname: o.hostname ?? id.slice(0, 12),
+      Domainname: '',
+      User: o.user ?? ic.User ?? '',
+      AttachStdin: !!o.interactive,
+      AttachStdout: true,
+      AttachStderr: true,
+      Tty: !!o.tty,
+      OpenStdin: !!o.interactive,
+      StdinOnce: !!o.interactive,
+      Env: env,
+      Cmd: cmd,
+      Entrypoint: entrypoint.length ? entrypoint : null,
+      Image: o.image,
+      WorkingDir: o.workdir ?? ic.WorkingDir ?? '',
+      Labels: { ...(ic.Labels ?? {}), ...(o.labels ?? {}) },
+    };
+    const hostConfig: HostConfig = {
+      AutoRemove: !!o.autoRemove,
+      ReadonlyRootfs: !!o.readOnly,
+      NetworkMode: network,
+      Runtime: o.runtime ?? '',
+      Binds: null,
+    };
+    const top = img.topLayer ? this.engine.layers.get(img.topLayer)! : null;
+    // Layer first (leased), then the row, then the folder; a crash leaves only garbage recovery removes.
+    const layer = await this.engine.layers.createWritable(top);
+    const rec: ContainerRecord = {
+      Id: id, Name: name, Created: new Date().toISOString(), Path: args[0]!, Args: args.slice(1),
+      Image: img.id, ImageRef: o.image, Driver: this.engine.driver.name, LayerId: layer.id,
+      Config: config, HostConfig: hostConfig, State: initialState(), RestartCount: 0, Mounts: [],
+    };
+    try {
+      this.store.insert(rec);
+    } catch (err) {
+      this.engine.layers.releaseLeases();
+      await this.engine.layers.removeIfUnused(layer.id);
+      throw err;
+    }
+    mkdirSync(this.engine.layout.container(id), { recursive: true, mode: 0o710 });
+    this.engine.layers.releaseLeases();
+    return rec;
+  }
+
+  private freeName(): string {
+    for (let i = 0; i < 20; i++) {
+      const n = randomName(i > 5 ? i : 0);
+      try { this.store.resolve(n); } catch { return n; }
+    }
+    return `stowage_${randomBytes(4).toString('hex')}`;
+  }
+
+  /** Signals the container and waits up to `timeout` seconds before SIGKILL. */
+  async stop(ref: string, timeout = 10, signal?: string): Promise<ContainerRecord> {
+    await this.reconcile();
+    const c = this.store.resolve(ref);
+    if (!c.State.Running) return c;
+    const runtime = this.engine.runtime(c.HostConfig.Runtime || undefined);
+    const sig = signal ?? c.Config.StopSignal ?? 'SIGTERM';
+    await runtime.kill(c.Id, sig).catch(() => {});
+    if (await this.waitStopped(c.Id, timeout * 1000)) return this.store.get(c.Id) ?? c;
+    await runtime.kill(c.Id, 'SIGKILL', { all: true }).catch(() => {});
+    await this.waitStopped(c.Id, 10_000);
+    return this.store.get(c.Id) ?? c;
+  }
+
+  async kill(ref: string, signal = 'SIGKILL'): Promise<ContainerRecord> {
+    await this.reconcile();
+    const c = this.store.resolve(ref);
+    if (!c.State.Running) throw conflict(`Cannot kill container: ${ref}: Container ${c.Id} is not running`, { name: ref });
+    const sig = /^\d+$/.test(signal) ? signal : signal.toUpperCase().startsWith('SIG') ? signal.toUpperCase() : `SIG${signal.toUpperCase()}`;
+    await this.engine.runtime(c.HostConfig.Runtime || undefined).kill(c.Id, sig);
+    return c;
+  }
+
+  /** Polls the record until the container is not running. true when it stopped in time. */
+  private async waitStopped(id: string, ms: number): Promise<boolean> {
+    const until = Date.now() + ms;
+    for (let d = 10; ; d = Math.min(d * 2, 200)) {
+      const c = this.store.get(id);
+      if (!c || !c.State.Running) return true;
+      if (Date.now() > until) return false;
+      await new Promise((r) => setTimeout(r, d));
+      await this.reconcile();
+    }
+  }
+
+  /** `docker wait`: blocks until the container stops; its exit code. */
+  async wait(ref: string): Promise<number> {
+    const c = this.store.resolve(ref);
+    await this.waitStopped(c.Id, Number.MAX_SAFE_INTEGER);
+    return this.store.get(c.Id)?.State.ExitCode ?? c.State.ExitCode;
+  }
+
+  /** Removes the container: its record, its writable layer and everything in it. */
+  async remove(ref: string, opts: { force?: boolean; volumes?: boolean } = {}): Promise<ContainerRecord> {
+    await this.engine.recover();
+    const c = this.store.resolve(ref);
+    if (c.State.Running) {
+      if (!opts.force) {
+        throw conflict(`You cannot remove a running container ${c.Id}. Stop the container before attempting removal or force remove`, { name: ref });
+      }
+      const runtime = this.engine.runtime(c.HostConfig.Runtime || undefined);
+      await runtime.kill(c.Id, 'SIGKILL', { all: true }).catch(() => {});
+      await this.waitStopped(c.Id, 10_000);
+    }
+    // Record first, files after: a crash in between leaves only garbage for recovery.
+    this.store.delete(c.Id);
+    try { releaseRootfs(this.engine, c); } catch { /* reported by check */ }
+    await this.engine.runtime(c.HostConfig.Runtime || undefined).delete(c.Id, { force: true }).catch(() => {});
+    await this.engine.layers.removeIfUnused(c.LayerId);
+    rmSync(this.engine.layout.container(c.Id), { recursive: true, force: true });
+    return c;
+  }
+
+  async rename(ref: string, newName: string): Promise<void> {
+    const c = this.store.resolve(ref);
+    this.store.rename(c.Id, validateName(newName));
+  }
+
+  async prune(): Promise<{ ContainersDeleted: string[]; SpaceReclaimed: number }> {
+    await this.reconcile();
+    const deleted: string[] = [];
+    let space = 0;
+    for (const c of this.store.all()) {
+      if (c.State.Running) continue;
+      const usage = await this.engine.driver.usage(c.LayerId).catch(() => ({ bytes: 0, inodes: 0 }));
+      await this.remove(c.Id);
+      deleted.push(c.Id);
+      space += usage.bytes;
+    }
+    return { ContainersDeleted: deleted, SpaceReclaimed: space };
+  }
+
+  list(): ContainerRecord[] {
+    return this.store.all();
+  }
+
+  logPath(c: ContainerRecord): string {
+    return join(this.engine.layout.container(c.Id), `${c.Id}-json.log`);
+  }
+
+  logs(ref: string) {
+    const c = this.store.resolve(ref);
+    return { container: c, lines: readLog(this.logPath(c)), path: this.logPath(c) };
+  }
+
+  /** Docker's A/C/D list of what the container changed in its writable layer. */
+  async diff(ref: string): Promise<Change[]> {
+    const c = this.store.resolve(ref);
+    return changes(this.engine.driver.changeSource(c.LayerId));
+  }
+
+  /** Bytes in the writable layer, and in the whole filesystem (inspect --size, ps -s). */
+  async sizes(c: ContainerRecord): Promise<{ SizeRw: number; SizeRootFs: number }> {
+    const rw = await this.engine.driver.usage(c.LayerId).catch(() => ({ bytes: 0, inodes: 0 }));
+    const img = this.engine.imageStore.get(c.Image);
+    return { SizeRw: rw.bytes, SizeRootFs: rw.bytes + (img?.size ?? 0) };
+  }
+
+  /** `docker commit`: the container's changes become a new layer on its image, and a new image. */
+  async commit(ref: string, o: { reference?: string; message?: string; author?: string; changes?: string[] } = {}): Promise<string> {
+    await this.engine.recover();
+    const c = this.store.resolve(ref);
+    const img = this.engine.imageStore.get(c.Image);
+    if (!img) throw notFound(`image ${c.Image} of container ${c.Name} is gone`);
+    const parentCfg = parseImageConfig(this.engine.imageStore.config(img.id));
+    const tag = o.reference ? referenceString(parseReference(o.reference)) : undefined;
+    const top = img.topLayer ? this.engine.layers.get(img.topLayer)! : null;
+    try {
+      const { layer } = await this.engine.layers.add(top, () => exportChanges(this.engine.driver.changeSource(c.LayerId)));
+      const created = new Date().toISOString();
+      const { Hostname: _h, Domainname: _d, AttachStdin: _a, AttachStdout: _b, AttachStderr: _e, Tty: _t, OpenStdin: _o, StdinOnce: _s, Image: _i, ...runConfig } = c.Config;
+      const newConfig = applyChanges({ ...runConfig, Cmd: c.Config.Cmd ?? null, Entrypoint: c.Config.Entrypoint ?? null }, o.changes ?? []);
+      const config: ImageConfig = {
+        ...parentCfg,
+        created,
+        container: c.Id,
+        config: newConfig,
+        rootfs: { type: 'layers', diff_ids: [...parentCfg.rootfs.diff_ids, layer.diffId!] },
+        history: [...(parentCfg.history ?? []), {
+          created, created_by: [c.Path, ...c.Args].join(' '),
+          ...(o.author ? { author: o.author } : {}), ...(o.message ? { comment: o.message } : {}),
+        }],
+      };
+      if (o.author) config.author = o.author;
+      if (o.message !== undefined) config.comment = o.message;
+      const { recordImage } = await import('../images/load.js');
+      return recordImage(this.engine, Buffer.from(JSON.stringify(config)), layer, tag ? [tag] : [], []);
+    } finally {
+      this.engine.layers.releaseLeases();
+    }
+  }
+
+  /** Runs fn with the container's filesystem mounted, releasing the mount after if it was not mounted before. */
+  async withRootfs<T>(c: ContainerRecord, fn: (root: string) => Promise<T>): Promise<T> {
+    const target = rootfsPath(this.engine, c);
+    const wasMounted = isMountPoint(target);
+    const root = mountRootfs(this.engine, c);
+    try {
+      return await fn(root);
+    } finally {
+      const now = this.store.get(c.Id);
+      if (!wasMounted && !now?.State.Running) releaseRootfs(this.engine, c);
+    }
+  }
+
+  /** `docker export`: the flattened filesystem as a tar stream. */
+  async export(ref: string, out: NodeJS.WritableStream): Promise<void> {
+    const c = this.store.resolve(ref);
+    await this.withRootfs(c, async (root) => {
+      for await (const chunk of exportTree(root)) {
+        if (!out.write(chunk)) await new Promise((r) => out.once('drain', r));
+      }
+    });
+  }
+
+  /** `docker cp` in either direction; container paths are resolved inside the container's root only. */
+  async copy(src: { container?: string; path: string }, dst: { container?: string; path: string }): Promise<void> {
+    if (!!src.container === !!dst.container) throw invalidArgument('copying between containers is not supported; one side must be a local path');
+    const ref = (src.container ?? dst.container)!;
+    const c = this.store.resolve(ref);
+    await this.withRootfs(c, async (root) => {
+      let from: string;
+      let to: string;
+      if (src.container) {
+        from = resolveInRoot(root, src.path);
+        if (!existsSync(from)) throw notFound(`Could not find the file ${src.path} in container ${ref}`, { name: src.path });
+        to = dst.path;
+      } else {
+        if (!existsSync(src.path)) throw notFound(`could not find the local file ${src.path}`, { name: src.path });
+        const target = resolveInRoot(root, dst.path);
+        const targetIsDir = existsSync(target) && statSync(target).isDirectory();
+        to = targetIsDir ? join(target, basename(src.path)) : target;
+        from = src.path;
+      }
+      await new Promise<void>((resolve, reject) => {
+        const p = spawn('cp', ['-a', '--no-dereference', '--', from, to], { stdio: ['ignore', 'ignore', 'pipe'] });
+        let err = '';
+        p.stderr.on('data', (b: Buffer) => (err += b.toString()));
+        p.on('error', reject);
+        p.on('close', (code) => (code === 0 ? resolve() : reject(failedPrecondition(`copy failed: ${err.trim()}`))));
+      });
+    });
+  }
+
+  /** `docker exec`: a process in a running container. Resolves to its exit code. */
+  async exec(ref: string, o: { cmd: string[]; env?: string[]; workdir?: string; user?: string; tty?: boolean; interactive?: boolean; detach?: boolean }): Promise<number> {
+    await this.reconcile();
+    const c = this.store.resolve(ref);
+    if (!c.State.Running) throw conflict(`Container ${c.Id} is not running`, { name: ref });
+    const { resolveUser } = await import('../runtime/spec.js');
+    const { startFailureCode } = await import('../runtime/runtime.js');
+    const root = rootfsPath(this.engine, c);
+    const env = [...(c.Config.Env ?? [])];
+    for (const e of o.env ?? []) env.push(e);
+    if (!env.some((e) => e.startsWith('PATH='))) env.unshift('PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
+    const user = resolveUser(root, o.user ?? c.Config.User ?? '');
+    const proc = {
+      terminal: !!o.tty, args: o.cmd, env, cwd: o.workdir || c.Config.WorkingDir || '/',
+      user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
+      capabilities: undefined,
+    };
+    const rt = this.engine.runtime(c.HostConfig.Runtime || undefined);
+    const child = rt.exec(c.Id, proc, o.tty ? 'inherit' : 'pipe', { tty: !!o.tty, detach: !!o.detach });
+    let stderr = '';
+    if (!o.tty) {
+      child.stdout?.pipe(process.stdout);
+      child.stderr?.on('data', (b: Buffer) => { if (stderr.length < 8192) stderr += b.toString(); process.stderr.write(b); });
+      if (o.interactive && child.stdin) process.stdin.pipe(child.stdin); else child.stdin?.end();
+    }
+    const code: number = await new Promise((resolve) => {
+      child.on('close', (code) => resolve(code ?? 255));
+      child.on('error', () => resolve(126));
+    });
+    if (!o.interactive) process.stdin.unref?.();
+    return code !== 0 ? startFailureCode(stderr) ?? code : code;
+  }
+
+  /** For inspect: the driver's view of the container's layer. */
+  graphDriver(c: ContainerRecord): { Name: string; Data: Record<string, string> | null } {
+    const data = this.engine.images.graphDriverData(c.LayerId);
+    if (data) data.MergedDir = rootfsPath(this.engine, c);
+    return { Name: this.engine.driver.name, Data: data };
+  }
+
+  owner(): string { return ownerToken(); }
+
+  readLogFile(c: ContainerRecord): string {
+    try { return readFileSync(this.logPath(c), 'utf8'); } catch { return ''; }
+  }
+}
