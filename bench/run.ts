@@ -19,9 +19,11 @@ import { runCase, type Case, type CaseResult } from './case.js';
 import { StowageCli } from './stowage-cli.js';
 import { consoleTable, markdown, imageLine, type BenchReport } from './report.js';
 import { loadCase } from './cases/load.js';
+import { volumeCases } from './cases/volumes.js';
+import { containerCases } from './cases/containers.js';
 
 /** Every case the bench knows, in the order they run. Add new ones here. */
-const CASES: Case[] = [loadCase];
+const CASES: Case[] = [loadCase, ...containerCases, ...volumeCases];
 
 const repoRoot = new URL('../..', import.meta.url).pathname.replace(/\/$/, '');
 const log = (msg: string): void => console.error(`[bench] ${msg}`);

@@ -12,7 +12,7 @@ const program = new Command('stowage');
 program
   .description('A container storage engine: layered images, storage drivers, volumes')
   .option('--data-root <dir>', 'root of persistent stowage state (default /var/lib/stowage as root; env STOWAGE_DATA_ROOT)')
-  .addOption(new Option('-s, --storage-driver <name>', 'storage driver to use (overlay2, vfs; env STOWAGE_STORAGE_DRIVER)').env('STOWAGE_STORAGE_DRIVER'))
+  .addOption(new Option('-s, --storage-driver <name>', 'storage driver to use (btrfs, zfs, overlay2, fuse-overlayfs, vfs; env STOWAGE_STORAGE_DRIVER)').env('STOWAGE_STORAGE_DRIVER'))
   .option('-v, --version', 'print version information and quit')
   .configureOutput({ writeErr: (s) => process.stderr.write(s) })
   .showHelpAfterError(false)
@@ -29,10 +29,14 @@ export const globals = (): GlobalOptions => program.opts<GlobalOptions>();
 
 import { registerImageCommands } from './commands/images.js';
 import { registerSystemCommands } from './commands/system.js';
+import { registerDfCommand } from './commands/df.js';
+import { registerVolumeCommands } from './commands/volumes.js';
 import { registerContainerCommands, ExitError } from './commands/containers.js';
 
 registerImageCommands(program, globals);
 registerSystemCommands(program, globals);
+registerDfCommand(program, globals);
+registerVolumeCommands(program, globals);
 registerContainerCommands(program, globals);
 
 async function main(): Promise<void> {

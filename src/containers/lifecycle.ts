@@ -23,8 +23,6 @@ import { startFailureCode } from '../runtime/runtime.js';
 import { ownerAlive, ownerToken } from '../store/owner.js';
 import { StowageError, failedPrecondition, conflict } from '../errors.js';
 
-const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-
 export interface AttachOptions {
   /** Where the container's output goes besides the log (foreground run). */
   stdout?: NodeJS.WritableStream;
@@ -38,9 +36,8 @@ function writeBundle(engine: Engine, c: ContainerRecord, rootfs: string): string
   const bundle = engine.layout.container(c.Id);
   mkdirSync(bundle, { recursive: true });
   const etc = writeEtcFiles(engine, c);
+  // buildSpec adds PATH, HOSTNAME, HOME (and TERM with a terminal) as Docker does.
   const env = [...(c.Config.Env ?? [])];
-  if (!env.some((e) => e.startsWith('PATH='))) env.unshift(DEFAULT_PATH);
-  if (!env.some((e) => e.startsWith('HOSTNAME='))) env.push(`HOSTNAME=${c.Config.Hostname || c.Id.slice(0, 12)}`);
   const user = resolveUser(rootfs, c.Config.User ?? '');
   const spec = buildSpec({
     id: c.Id,
@@ -144,10 +141,12 @@ export async function startDetached(engine: Engine, id: string, bin: string, glo
   for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
     const c = engine.containerStore.get(id);
     if (!c) throw failedPrecondition(`container ${id} was removed while starting`);
-    if (c.State.Running) return c;
-    if (c.State.Status === 'exited' && Date.parse(c.State.FinishedAt) >= started - 1000) {
+    // Only this start counts: a previous run's exit must not be taken for this one's.
+    const thisRun = Date.parse(c.State.StartedAt) >= started;
+    if (c.State.Running && thisRun) return c;
+    if (c.State.Status === 'exited' && Date.parse(c.State.FinishedAt) >= started) {
       if (c.State.Error) throw new StowageError('FailedPrecondition', c.State.Error, { name: id });
-      return c;
+      if (thisRun) return c;
     }
     if (!c.State.Monitor && Date.now() - started > 30_000) throw failedPrecondition(`container ${id.slice(0, 12)} did not start within 30 s`);
     if (c.State.Monitor && !ownerAlive(c.State.Monitor) && Date.now() - started > 2000) throw failedPrecondition(`the monitor of container ${id.slice(0, 12)} died while starting it`);

@@ -13,7 +13,7 @@ import { randomName } from './names.js';
 import { reconcile } from './lifecycle.js';
 import { rootfsPath, mountRootfs, releaseRootfs } from './rootfs.js';
 import { readLog } from './logs.js';
-import { resolveInRoot } from './paths.js';
+import { resolveInRoot } from '../runtime/spec.js';
 import { changes, exportChanges, exportTree, type Change } from '../archive/changes.js';
 import { parseImageConfig, type ImageConfig } from '../images/config.js';
 import { applyChanges } from '../images/changes.js';
@@ -346,18 +346,17 @@ export class ContainerService {
     await this.reconcile();
     const c = this.store.resolve(ref);
     if (!c.State.Running) throw conflict(`Container ${c.Id} is not running`, { name: ref });
-    const { resolveUser } = await import('../runtime/spec.js');
+    const { resolveUser, buildProcess } = await import('../runtime/spec.js');
     const { startFailureCode } = await import('../runtime/runtime.js');
     const root = rootfsPath(this.engine, c);
-    const env = [...(c.Config.Env ?? [])];
-    for (const e of o.env ?? []) env.push(e);
-    if (!env.some((e) => e.startsWith('PATH='))) env.unshift('PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin');
-    const user = resolveUser(root, o.user ?? c.Config.User ?? '');
-    const proc = {
-      terminal: !!o.tty, args: o.cmd, env, cwd: o.workdir || c.Config.WorkingDir || '/',
-      user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
-      capabilities: undefined,
-    };
+    const proc = buildProcess({
+      args: o.cmd,
+      env: [...(c.Config.Env ?? []), ...(o.env ?? [])],
+      cwd: o.workdir || c.Config.WorkingDir || '/',
+      user: resolveUser(root, o.user ?? c.Config.User ?? ''),
+      terminal: !!o.tty,
+      hostname: c.Config.Hostname || c.Id.slice(0, 12),
+    });
     const rt = this.engine.runtime(c.HostConfig.Runtime || undefined);
     const child = rt.exec(c.Id, proc, o.tty ? 'inherit' : 'pipe', { tty: !!o.tty, detach: !!o.detach });
     let stderr = '';

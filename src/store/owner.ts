@@ -3,11 +3,13 @@
 // "pid:starttime" with starttime from /proc/PID/stat (clock ticks since boot).
 import { readFileSync } from 'node:fs';
 
+/** The process's start time, or null when it is gone (a zombie counts as gone: it will never act again). */
 function startTime(pid: number): string | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
     // The command name (field 2) may hold spaces and parentheses: parse after the last ')'.
     const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (rest[0] === 'Z' || rest[0] === 'X') return null; // field 3: state
     return rest[19] ?? null; // field 22 overall
   } catch {
     return null;

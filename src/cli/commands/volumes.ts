@@ -1,0 +1,147 @@
+// commands/volumes.ts: volume create/ls/inspect/rm/prune, with Docker's flags,
+// output and exit codes.
+import type { Command } from 'commander';
+import type { GlobalOptions } from '../main.js';
+import { withEngine, collect } from '../open.js';
+import { compileTemplate, humanSize, json, renderTemplate, table } from '../format.js';
+import { invalidArgument } from '../../errors.js';
+import type { Engine } from '../../engine.js';
+import type { VolumeRecord, VolumeService } from '../../volumes/service.js';
+
+const out = (s: string) => process.stdout.write(s);
+
+async function service(e: Engine, recover = false): Promise<VolumeService> {
+  const { volumeService } = await import('../../volumes/service.js');
+  const s = volumeService(e);
+  if (recover) { await e.recover(); s.recover(); }
+  return s;
+}
+
+/** KEY=VALUE list (--label, --opt) to a map; a bare KEY has an empty value, as Docker's. */
+function kvMap(list: string[] | undefined): Record<string, string> {
+  const m: Record<string, string> = {};
+  for (const item of list ?? []) {
+    const i = item.indexOf('=');
+    if (i === 0) throw invalidArgument(`invalid argument ${JSON.stringify(item)}: empty key`);
+    m[i < 0 ? item : item.slice(0, i)] = i < 0 ? '' : item.slice(i + 1);
+  }
+  return m;
+}
+
+const HEADERS: Record<string, string> = { Driver: 'DRIVER', Name: 'VOLUME NAME', Scope: 'SCOPE', Mountpoint: 'MOUNTPOINT', Labels: 'LABELS', Links: 'LINKS', Size: 'SIZE', CreatedAt: 'CREATED AT', Group: 'GROUP', Availability: 'AVAILABILITY', Status: 'STATUS' };
+
+function row(v: VolumeRecord) {
+  return {
+    Name: v.name, Driver: v.driver, Scope: 'local', Mountpoint: v.mountpoint,
+    Labels: Object.entries(v.labels).map(([k, x]) => `${k}=${x}`).join(','),
+    Links: 'N/A', Size: 'N/A', CreatedAt: new Date(v.createdAt).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' +0000 UTC'),
+    Group: 'N/A', Availability: 'N/A', Status: 'N/A',
+  };
+}
+
+/** Natural order, as Docker's CLI sorts names (vol2 before vol10). */
+function naturalLess(a: string, b: string): number {
+  return a.localeCompare(b, 'en', { numeric: true, sensitivity: 'variant' });
+}
+
+function createAction(g: () => GlobalOptions) {
+  return async (name: string | undefined, o: { driver?: string; label?: string[]; opt?: string[]; name?: string }) =>
+    withEngine(g(), async (e) => {
+      if (name && o.name && name !== o.name) throw invalidArgument(`conflicting options: either specify --name or provide positional arg, not both`);
+      const s = await service(e, true);
+      const { volume } = await s.create(name ?? o.name, { driver: o.driver ?? 'local', labels: kvMap(o.label), options: kvMap(o.opt) });
+      out(volume.name + '\n');
+    });
+}
+
+function lsAction(g: () => GlobalOptions) {
+  return async (o: { quiet?: boolean; format?: string; filter?: string[] }) =>
+    withEngine(g(), async (e) => {
+      const s = await service(e);
+      const vols = s.list(o.filter ?? []).sort((a, b) => naturalLess(a.name, b.name));
+      if (o.quiet) { out(vols.map((v) => v.name + '\n').join('')); return; }
+      if (o.format) { out(renderTemplate(compileTemplate(o.format, HEADERS), vols.map(row))); return; }
+      out(table([['DRIVER', 'VOLUME NAME'], ...vols.map((v) => [v.driver, v.name])]));
+    });
+}
+
+function inspectAction(g: () => GlobalOptions) {
+  return async (names: string[], o: { format?: string }) =>
+    withEngine(g(), async (e) => {
+      const s = await service(e);
+      const found: unknown[] = [];
+      const errors: string[] = [];
+      for (const n of names) {
+        try { found.push(s.inspect(n)); } catch (err) { errors.push((err as Error).message); }
+      }
+      if (o.format) out(renderTemplate(compileTemplate(o.format), found));
+      else out(json(found) + '\n');
+      if (errors.length) throw new Error(errors.join('\nError: '));
+    });
+}
+
+function rmAction(g: () => GlobalOptions) {
+  return async (names: string[], o: { force?: boolean }) =>
+    withEngine(g(), async (e) => {
+      const s = await service(e, true);
+      const errors: string[] = [];
+      for (const n of names) {
+        try {
+          s.remove(n);
+          out(n + '\n');
+        } catch (err) {
+          // -f ignores volumes that do not exist (Docker's force), never volumes in use.
+          if (o.force && (err as { kind?: string }).kind === 'NotFound') continue;
+          errors.push((err as Error).message);
+        }
+      }
+      if (errors.length) throw new Error(errors.join('\nError: '));
+    });
+}
+
+function readLine(): Promise<string> {
+  return new Promise((resolve) => {
+    process.stdin.once('data', (d) => { process.stdin.pause(); resolve(String(d)); });
+    process.stdin.once('end', () => resolve(''));
+  });
+}
+
+function pruneAction(g: () => GlobalOptions) {
+  return async (o: { all?: boolean; force?: boolean; filter?: string[] }) => {
+    if (!o.force && process.stdin.isTTY) {
+      const warn = o.all ? 'WARNING! This will remove all local volumes not used by at least one container.'
+        : 'WARNING! This will remove anonymous local volumes not used by at least one container.';
+      process.stderr.write(`${warn}\nAre you sure you want to continue? [y/N] `);
+      if (!/^y(es)?$/i.test((await readLine()).trim())) return;
+    }
+    await withEngine(g(), async (e) => {
+      const s = await service(e, true);
+      const r = s.prune({ all: !!o.all, filters: o.filter ?? [] });
+      if (r.VolumesDeleted.length) out(`Deleted Volumes:\n${r.VolumesDeleted.map((n) => n + '\n').join('')}\n`);
+      out(`Total reclaimed space: ${humanSize(r.SpaceReclaimed)}\n`);
+    });
+  };
+}
+
+export function registerVolumeCommands(program: Command, g: () => GlobalOptions): void {
+  const volume = program.command('volume').description('Manage volumes');
+  volume.command('create').description('Create a volume').argument('[VOLUME]')
+    .option('-d, --driver <string>', 'specify volume driver name', 'local')
+    .option('--label <label>', 'set metadata for a volume', collect)
+    .option('-o, --opt <option>', 'set driver specific options', collect)
+    .option('--name <string>', 'specify volume name (deprecated: give it as an argument)')
+    .action(createAction(g));
+  volume.command('ls').alias('list').description('List volumes')
+    .option('-f, --filter <filter>', 'provide filter values (e.g. "dangling=true")', collect)
+    .option('--format <string>', 'format output using a custom template')
+    .option('-q, --quiet', 'only display volume names')
+    .action(lsAction(g));
+  volume.command('inspect').description('Display detailed information on one or more volumes').argument('<VOLUME...>')
+    .option('-f, --format <string>', 'format output using a custom template').action(inspectAction(g));
+  volume.command('rm').alias('remove').description('Remove one or more volumes').argument('<VOLUME...>')
+    .option('-f, --force', 'force the removal of one or more volumes').action(rmAction(g));
+  volume.command('prune').description('Remove unused local volumes')
+    .option('-a, --all', 'remove all unused volumes, not just anonymous ones')
+    .option('--filter <filter>', 'provide filter values (e.g. "label=<label>")', collect)
+    .option('-f, --force', 'do not prompt for confirmation').action(pruneAction(g));
+}
