@@ -13,6 +13,7 @@ import { randomName } from './names.js';
 import { reconcile } from './lifecycle.js';
 import { rootfsPath, mountRootfs, releaseRootfs } from './rootfs.js';
 import { readLog } from './logs.js';
+import { initLayerTar } from './init-layer.js';
 import { resolveInRoot } from '../runtime/spec.js';
 import { changes, exportChanges, exportTree, type Change } from '../archive/changes.js';
 import { parseImageConfig, type ImageConfig } from '../images/config.js';
@@ -120,8 +121,15 @@ export class ContainerService {
       Binds: null,
     };
     const top = img.topLayer ? this.engine.layers.get(img.topLayer)! : null;
-    // Layer first (leased), then the row, then the folder; a crash leaves only garbage recovery removes.
-    const layer = await this.engine.layers.createWritable(top);
+    // Layers first (leased), then the row, then the folder; a crash leaves only garbage recovery removes.
+    // The init layer holds the runtime's mount points when the image lacks them (see init-layer.ts).
+    let base = top;
+    const initTar = initLayerTar(top ? this.engine.driver.changeSource(top.id) : null);
+    if (initTar) {
+      base = await this.engine.layers.createWritable(top);
+      await this.engine.layers.applyToWritable(base, initTar);
+    }
+    const layer = await this.engine.layers.createWritable(base);
     const rec: ContainerRecord = {
       Id: id, Name: name, Created: new Date().toISOString(), Path: args[0]!, Args: args.slice(1),
       Image: img.id, ImageRef: o.image, Driver: this.engine.driver.name, LayerId: layer.id,
@@ -132,6 +140,7 @@ export class ContainerService {
     } catch (err) {
       this.engine.layers.releaseLeases();
       await this.engine.layers.removeIfUnused(layer.id);
+      if (base && base !== top) await this.engine.layers.removeIfUnused(base.id);
       throw err;
     }
     mkdirSync(this.engine.layout.container(id), { recursive: true, mode: 0o710 });
@@ -205,7 +214,8 @@ export class ContainerService {
     this.store.delete(c.Id);
     try { releaseRootfs(this.engine, c); } catch { /* reported by check */ }
     await this.engine.runtime(c.HostConfig.Runtime || undefined).delete(c.Id, { force: true }).catch(() => {});
-    await this.engine.layers.removeIfUnused(c.LayerId);
+    // The writable layer, then its init layer if nothing else uses it (the image's layers stay).
+    await this.engine.layers.releaseChain(c.LayerId, { stopAtImageLayers: true });
     rmSync(this.engine.layout.container(c.Id), { recursive: true, force: true });
     return c;
   }

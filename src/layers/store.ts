@@ -76,6 +76,14 @@ export class LayerStore {
 
   get driverName(): string { return this.driver.name; }
 
+  /**
+   * The deepest image this store accepts: two places are kept for what a container
+   * adds (its init layer and its writable layer), so an image that can be stored can
+   * also be run. Docker builds images deeper than it can run; this checks when the
+   * image is made.
+   */
+  get maxImageDepth(): number { return this.driver.maxDepth - 2; }
+
   get(id: string): LayerRecord | undefined {
     const r = this.db.prepare('SELECT * FROM layers WHERE id = ?').get(id) as Row | undefined;
     return r ? toRecord(r) : undefined;
@@ -106,10 +114,8 @@ export class LayerStore {
   async add(parent: LayerRecord | null, open: () => AsyncIterable<Buffer>, opts: AddLayerOptions = {}): Promise<AddLayerResult> {
     if (parent && parent.state !== 'ready') throw internal(`parent layer ${parent.id} is not ready`);
     const depth = (parent?.depth ?? 0) + 1;
-    // One place is kept for the writable layer a container adds: an image that can
-    // be stored can also be run (Docker builds images deeper than it can run).
-    if (depth > this.driver.maxDepth - 1) {
-      throw failedPrecondition(`max depth exceeded: the image would have ${depth} layers; the ${this.driver.name} driver stacks at most ${this.driver.maxDepth}, one of them a container's writable layer`, { op: 'add layer' });
+    if (depth > this.maxImageDepth) {
+      throw failedPrecondition(`max depth exceeded: the image would have ${depth} layers; the ${this.driver.name} driver stacks at most ${this.driver.maxDepth}, two of them a container's init and writable layers`, { op: 'add layer' });
     }
     let claimedChain: string | null = null;
     if (opts.expectDiffId) {
@@ -212,6 +218,12 @@ export class LayerStore {
     this.db.prepare('DELETE FROM layer_leases WHERE owner = ?').run(ownerToken());
   }
 
+  /** Applies a small tar into a writable layer (a container's init layer); not an image layer: no tar-split. */
+  async applyToWritable(layer: LayerRecord, tar: Buffer): Promise<void> {
+    const target = this.driver.applyTarget(layer.id);
+    await applyLayer((async function* () { yield tar; })(), target.root, { whiteouts: target.whiteouts });
+  }
+
   /** Waits while another live process is creating chainId. Returns the ready layer, or undefined if none (or its creator died). */
   private async waitForChain(chainId: string, waitMs: number, signal?: AbortSignal): Promise<LayerRecord | undefined> {
     const deadline = Date.now() + waitMs;
@@ -272,10 +284,11 @@ export class LayerStore {
   }
 
   /** Removes id and then each ancestor that nothing else uses. Returns the removed layers. */
-  async releaseChain(id: string): Promise<LayerRecord[]> {
+  async releaseChain(id: string, opts: { stopAtImageLayers?: boolean } = {}): Promise<LayerRecord[]> {
     const removed: LayerRecord[] = [];
     let cur = this.get(id);
     while (cur) {
+      if (opts.stopAtImageLayers && cur.chainId && removed.length > 0) break;
       const parent = cur.parent;
       if (!(await this.removeIfUnused(cur.id))) break;
       removed.push(cur);
