@@ -5,10 +5,14 @@
 #   zstd xz-utils bzip2  decompressors for compressed layers
 #   debootstrap     the benchmark's Debian base layer
 #   attr            getfattr/setfattr, handy when looking at overlay xattrs
+#   crun runc       the OCI runtimes containers run on (crun preferred; tests run both)
+#   btrfs-progs     mkfs.btrfs and `btrfs subvolume` for the btrfs storage driver
+#   zfs-fuse        ZFS in userspace (zpool/zfs and the zfs-fuse daemon) for the zfs driver
+#   fuse-overlayfs fuse3  overlay through FUSE, and fusermount3, for the fuse-overlayfs driver
 # Node.js 20 with npm, python3, make and g++ (for the native addon and
 # better-sqlite3) come with the machine.
 set -euo pipefail
-PKGS=(docker.io busybox-static zstd xz-utils bzip2 debootstrap attr)
+PKGS=(docker.io busybox-static zstd xz-utils bzip2 debootstrap attr btrfs-progs zfs-fuse fuse-overlayfs fuse3 crun runc e2fsprogs)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -84,6 +84,8 @@ export class Engine {
     if (this.recovered) return { abandoned: [], orphans: [] };
     this.recovered = true;
     for (const n of staleTmpEntries(this.layout.tmpDir)) rmSync(join(this.layout.tmpDir, n), { recursive: true, force: true });
+    const { volumeService } = await import('./volumes/service.js');
+    await volumeService(this).recover();
     return this.layers.recover();
   }
 

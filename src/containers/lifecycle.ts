@@ -18,6 +18,7 @@ import type { Engine } from '../engine.js';
 import type { ContainerRecord, ContainerState } from './types.js';
 import { mountRootfs, releaseRootfs, writeEtcFiles } from './rootfs.js';
 import { LogWriter } from './logs.js';
+import { releaseMounts } from './mounts.js';
 import { buildSpec, resolveUser } from '../runtime/spec.js';
 import { startFailureCode } from '../runtime/runtime.js';
 import { ownerAlive, ownerToken } from '../store/owner.js';
@@ -50,7 +51,7 @@ function writeBundle(engine: Engine, c: ContainerRecord, rootfs: string): string
     terminal: c.Config.Tty,
     hostname: c.Config.Hostname || c.Id.slice(0, 12),
     network: c.HostConfig.NetworkMode === 'host' ? 'host' : 'none',
-    mounts: [...etc, ...engine.containers.extraMounts(c)],
+    mounts: [...etc, ...engine.containers.extraMounts(c, rootfs)],
     labels: c.Config.Labels ?? {},
     cgroupsPath: `/stowage/${c.Id}`,
   });
@@ -123,6 +124,7 @@ export async function finalize(engine: Engine, id: string, r: { exitCode: number
   if (!c) return;
   const runtime = engine.runtime(c.HostConfig.Runtime || undefined);
   await runtime.delete(c.Id, { force: true }).catch(() => {});
+  releaseMounts(engine, c);
   try { releaseRootfs(engine, c); } catch { /* recorded below; check reports leaked mounts */ }
   engine.containerStore.updateState(id, (s) => ({
     ...s, Status: 'exited', Running: false, Pid: 0, ExitCode: r.exitCode, Error: r.error,

@@ -14,6 +14,7 @@ import { reconcile } from './lifecycle.js';
 import { rootfsPath, mountRootfs, releaseRootfs } from './rootfs.js';
 import { readLog } from './logs.js';
 import { initLayerTar } from './init-layer.js';
+import { planMounts, attachVolumes, inspectMounts, ociMounts, releaseMounts, removeAnonymousVolumes } from './mounts.js';
 import { resolveInRoot } from '../runtime/spec.js';
 import { changes, exportChanges, exportTree, type Change } from '../archive/changes.js';
 import { parseImageConfig, type ImageConfig } from '../images/config.js';
@@ -40,6 +41,11 @@ export interface CreateOptions {
   network?: string;
   runtime?: string;
   hostname?: string;
+  volumes?: string[];
+  mounts?: string[];
+  tmpfs?: string[];
+  volumeDriver?: string;
+  volumesFrom?: string[];
 }
 
 export class ContainerService {
@@ -56,9 +62,9 @@ export class ContainerService {
     return this.store.resolve(ref);
   }
 
-  /** Mounts contributed by volumes (filled in by the volumes work). */
-  extraMounts(_c: ContainerRecord): Array<{ destination: string; type: string; source: string; options: string[] }> {
-    return [];
+  /** The container's volume, bind and tmpfs mounts for its runtime (acquiring its volumes). */
+  extraMounts(c: ContainerRecord, rootfs: string): Array<{ destination: string; type: string; source: string; options: string[] }> {
+    return ociMounts(this.engine, c, rootfs);
   }
 
   async create(o: CreateOptions): Promise<ContainerRecord> {
@@ -120,6 +126,16 @@ export class ContainerService {
       Runtime: o.runtime ?? '',
       Binds: null,
     };
+    // Volumes first (anonymous ones are removed again if the create fails).
+    const plan = await planMounts(this.engine, {
+      volumes: o.volumes ?? [], mounts: o.mounts ?? [], tmpfs: o.tmpfs ?? [], volumesFrom: o.volumesFrom ?? [],
+      ...(o.volumeDriver ? { volumeDriver: o.volumeDriver } : {}),
+    }, Object.keys(ic.Volumes ?? {}));
+    hostConfig.Binds = o.volumes?.length ? [...o.volumes] : null;
+    if (o.mounts?.length) hostConfig.Mounts = plan.specs.filter((m) => m.origin === 'mount-flag').map((m) => ({ Type: m.type, Source: m.source, Target: m.target, ReadOnly: m.readOnly }));
+    if (o.tmpfs?.length) hostConfig.Tmpfs = Object.fromEntries(o.tmpfs.map((t) => { const i = t.indexOf(':'); return i < 0 ? [t, ''] : [t.slice(0, i), t.slice(i + 1)]; }));
+    if (o.volumeDriver) hostConfig.VolumeDriver = o.volumeDriver;
+    if (o.volumesFrom?.length) hostConfig.VolumesFrom = [...o.volumesFrom];
     const top = img.topLayer ? this.engine.layers.get(img.topLayer)! : null;
     // Layers first (leased), then the row, then the folder; a crash leaves only garbage recovery removes.
     // The init layer holds the runtime's mount points when the image lacks them (see init-layer.ts).
@@ -133,14 +149,18 @@ export class ContainerService {
     const rec: ContainerRecord = {
       Id: id, Name: name, Created: new Date().toISOString(), Path: args[0]!, Args: args.slice(1),
       Image: img.id, ImageRef: o.image, Driver: this.engine.driver.name, LayerId: layer.id,
-      Config: config, HostConfig: hostConfig, State: initialState(), RestartCount: 0, Mounts: [],
+      Config: config, HostConfig: hostConfig, State: initialState(), RestartCount: 0,
+      Mounts: inspectMounts(this.engine, plan.specs), MountSpecs: plan.specs,
     };
     try {
       this.store.insert(rec);
+      attachVolumes(this.engine, rec);
     } catch (err) {
+      this.store.delete(rec.Id);
       this.engine.layers.releaseLeases();
       await this.engine.layers.removeIfUnused(layer.id);
       if (base && base !== top) await this.engine.layers.removeIfUnused(base.id);
+      removeAnonymousVolumes(this.engine, plan.createdAnonymous);
       throw err;
     }
     mkdirSync(this.engine.layout.container(id), { recursive: true, mode: 0o710 });
@@ -211,7 +231,10 @@ export class ContainerService {
       await this.waitStopped(c.Id, 10_000);
     }
     // Record first, files after: a crash in between leaves only garbage for recovery.
+    releaseMounts(this.engine, c);
+    const anonymous = (c.MountSpecs ?? []).filter((m) => m.type === 'volume').map((m) => m.source);
     this.store.delete(c.Id);
+    if (opts.volumes) removeAnonymousVolumes(this.engine, anonymous);
     try { releaseRootfs(this.engine, c); } catch { /* reported by check */ }
     await this.engine.runtime(c.HostConfig.Runtime || undefined).delete(c.Id, { force: true }).catch(() => {});
     // The writable layer, then its init layer if nothing else uses it (the image's layers stay).

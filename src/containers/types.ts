@@ -1,6 +1,7 @@
 // types.ts: a container's record in Docker's shapes (the parts of
 // `docker container inspect` that stowage fills).
 import type { ContainerConfig } from '../images/config.js';
+import type { MountSpec } from '../mounts/spec.js';
 
 export interface ContainerState {
   Status: 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
@@ -57,8 +58,10 @@ export interface ContainerRecord {
   HostConfig: HostConfig;
   State: ContainerState;
   RestartCount: number;
-  /** Mount points as inspect shows them (volumes and binds; filled by the volumes work). */
+  /** Mount points as inspect shows them. */
   Mounts: unknown[];
+  /** The normalised mount specs (-v, --mount, --tmpfs, image VOLUMEs, --volumes-from); not in Docker's JSON. */
+  MountSpecs?: MountSpec[];
 }
 
 export function initialState(): ContainerState {

@@ -8,6 +8,7 @@
 //            removed by recovery, which every changing command runs first.
 // With repair, garbage is removed and damaged images are deleted (their layers
 // cannot be rebuilt from nothing); the report says what was done.
+import { hasPersistentMounts } from '../drivers/driver.js';
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,14 +18,14 @@ import { ownerAlive } from './owner.js';
 
 export interface CheckIssue {
   kind: 'error' | 'garbage';
-  what: 'database' | 'layer' | 'image' | 'blob' | 'tmp' | 'mount';
+  what: 'database' | 'layer' | 'image' | 'blob' | 'tmp' | 'mount' | 'volume';
   subject: string;
   message: string;
   repaired?: boolean;
 }
 
 export interface CheckReport {
-  checked: { layers: number; images: number; blobs: number };
+  checked: { layers: number; images: number; blobs: number; volumes?: number };
   issues: CheckIssue[];
 }
 
@@ -61,10 +62,21 @@ export async function systemCheck(engine: Engine, opts: { repair?: boolean; quic
   for (const id of g.orphanTarSplits) issues.push({ kind: 'garbage', what: 'layer', subject: id, message: `tar-split ${engine.layout.tarSplit(id)} has no record` });
   for (const n of staleTmpEntries(engine.layout.tmpDir)) issues.push({ kind: 'garbage', what: 'tmp', subject: join(engine.layout.tmpDir, n), message: 'staging file of a process that is gone' });
 
+  // Volumes: garbage as the volume service's recover() sees it; their mounts held by
+  // live containers are expected (every other mount under the data root is a leak).
+  const { volumeService } = await import('../volumes/service.js');
+  const volumes = volumeService(engine);
+  const vg = volumes.inspectGarbage();
+  for (const n of vg.abandoned) issues.push({ kind: 'garbage', what: 'volume', subject: n, message: 'volume left half-made by a process that died' });
+  for (const n of vg.orphanDirs) issues.push({ kind: 'garbage', what: 'volume', subject: n, message: `directory ${join(engine.layout.volumesDir, n)} has no record` });
+  for (const d of vg.deadMounts) issues.push({ kind: 'garbage', what: 'volume', subject: d.volume, message: `acquired for container ${d.container} by a process that is gone` });
+  for (const n of vg.idleMounts) issues.push({ kind: 'garbage', what: 'volume', subject: n, message: 'mounted, but no container holds it' });
+  for (const n of vg.missingDirs) issues.push({ kind: 'error', what: 'volume', subject: n, message: `volume directory ${join(engine.layout.volumesDir, n)} is missing` });
+
   // Mounts under the data root: nothing here keeps a mount between commands yet.
   for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
     const mp = line.split(' ')[4];
-    if (mp && mp.startsWith(engine.layout.root + '/')) issues.push({ kind: 'error', what: 'mount', subject: mp, message: 'leaked mount under the data root' });
+    if (mp && mp.startsWith(engine.layout.root + '/') && !(hasPersistentMounts(engine.driver) && engine.driver.isOwnMount(mp)) && !volumes.isHeldMount(mp) && !vg.idleMounts.some((n) => mp === engine.layout.volumeData(n))) issues.push({ kind: 'error', what: 'mount', subject: mp, message: 'leaked mount under the data root' });
   }
 
   // Layers: files present, and (unless quick) their re-assembled bytes hash to the diffID.
@@ -127,6 +139,8 @@ export async function systemCheck(engine: Engine, opts: { repair?: boolean; quic
 
   if (opts.repair) {
     await engine.recover();
+    volumes.recover();
+    for (const i of issues) if (i.kind === 'garbage' && i.what === 'volume') i.repaired = true;
     for (const i of issues) {
       if (i.kind === 'garbage') {
         if (i.what === 'tmp') rmSync(i.subject, { recursive: true, force: true });
@@ -146,7 +160,7 @@ export async function systemCheck(engine: Engine, opts: { repair?: boolean; quic
       if (i.kind === 'error' && i.what === 'layer' && !engine.layers.get(i.subject) && !engine.layers.byChainId(i.subject)) i.repaired = true;
     }
   }
-  return { checked: { layers: layers.length, images: images.length, blobs: blobs.length }, issues };
+  return { checked: { layers: layers.length, images: images.length, blobs: blobs.length, volumes: volumes.all().length }, issues };
 }
 
 function existsGarbage(engine: Engine, i: CheckIssue): boolean {

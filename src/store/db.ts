@@ -12,6 +12,44 @@ import type { Database as DB } from 'better-sqlite3';
 
 const SCHEMA_VERSION = 1;
 
+/**
+ * Volumes (volumes/ service). Kept as its own string so that a data root made
+ * before these tables existed gets them too (VolumeService creates them when
+ * missing; the statements are idempotent).
+ *   volumes            one row per volume; 'creating' with the creator's owner token
+ *                      until its directory is in place, then 'ready'
+ *   container_volumes  which containers use which volume (recorded by the container
+ *                      code at create): a volume cannot be removed while a row points at it
+ *   volume_mounts      which containers have the volume acquired (running): the first
+ *                      acquire mounts a volume that needs a mount, the last release unmounts;
+ *                      holder is the owner token of the process keeping it (void when dead)
+ */
+export const VOLUMES_SCHEMA = `
+CREATE TABLE IF NOT EXISTS volumes (
+  name        TEXT PRIMARY KEY,
+  driver      TEXT NOT NULL,
+  labels      TEXT NOT NULL DEFAULT '{}',   -- JSON object
+  options     TEXT NOT NULL DEFAULT '{}',   -- JSON object, driver options as given
+  state       TEXT NOT NULL CHECK (state IN ('creating', 'ready')),
+  owner       TEXT,                         -- pid:starttime of the creator while 'creating'
+  created_at  INTEGER NOT NULL              -- ms
+);
+CREATE TABLE IF NOT EXISTS container_volumes (
+  container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+  volume_name  TEXT NOT NULL REFERENCES volumes(name) ON DELETE RESTRICT,
+  destination  TEXT NOT NULL,
+  PRIMARY KEY (container_id, destination)
+);
+CREATE INDEX IF NOT EXISTS container_volumes_volume ON container_volumes(volume_name);
+CREATE TABLE IF NOT EXISTS volume_mounts (
+  volume_name  TEXT NOT NULL REFERENCES volumes(name) ON DELETE RESTRICT,
+  container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+  holder       TEXT,
+  PRIMARY KEY (volume_name, container_id)
+);
+CREATE INDEX IF NOT EXISTS volume_mounts_container ON volume_mounts(container_id);
+`;
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (
   key   TEXT PRIMARY KEY,
@@ -79,7 +117,7 @@ CREATE TABLE IF NOT EXISTS containers (
   created_at  INTEGER NOT NULL,
   FOREIGN KEY (driver, image_id) REFERENCES images(driver, id) ON DELETE RESTRICT
 );
-`;
+` + '\n' + VOLUMES_SCHEMA;
 
 /** Synchronous sleep: start-up runs before any event loop work matters. */
 function sleepSync(ms: number): void {

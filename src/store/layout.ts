@@ -7,7 +7,7 @@
 //                                       so `save` can give back its exact original bytes
 //   <root>/<driver>/           one folder per storage driver (overlay2/, vfs/ ...)
 //   <root>/containers/<id>/    per container: config, logs, runtime bundle
-//   <root>/volumes/            volumes (local driver: volumes/NAME/_data)
+//   <root>/volumes/            volumes (local driver: volumes/NAME/_data; NAME/quota.img for a size quota)
 //   <root>/tmp/                staging: everything is built here, then renamed into place
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -35,6 +35,12 @@ export class Layout {
   get containersDir(): string { return join(this.root, 'containers'); }
   container(id: string): string { return join(this.root, 'containers', id); }
   get volumesDir(): string { return join(this.root, 'volumes'); }
+  /** volumes/NAME: one local volume (NAME already validated: [a-zA-Z0-9][a-zA-Z0-9_.-]+). */
+  volume(name: string): string { return join(this.root, 'volumes', name); }
+  /** volumes/NAME/_data: what containers see (Docker's Mountpoint). */
+  volumeData(name: string): string { return join(this.root, 'volumes', name, '_data'); }
+  /** volumes/NAME/quota.img: the filesystem image of a volume with a size quota, loop-mounted on _data. */
+  volumeQuotaImage(name: string): string { return join(this.root, 'volumes', name, 'quota.img'); }
   get tmpDir(): string { return join(this.root, 'tmp'); }
 
   /**

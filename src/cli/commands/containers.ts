@@ -31,6 +31,7 @@ function binPath(): string {
 interface RunFlags {
   detach?: boolean; interactive?: boolean; tty?: boolean; rm?: boolean; name?: string; env?: string[]; envFile?: string[];
   workdir?: string; user?: string; entrypoint?: string; readOnly?: boolean; label?: string[]; network?: string; runtime?: string; hostname?: string;
+  volume?: string[]; mount?: string[]; tmpfs?: string[]; volumeDriver?: string; volumesFrom?: string[];
 }
 
 function parseEnvFile(path: string): string[] {
@@ -68,6 +69,8 @@ function createOptions(image: string, cmd: string[], f: RunFlags): CreateOptions
     ...(f.runtime !== undefined ? { runtime: f.runtime } : {}),
     ...(f.hostname !== undefined ? { hostname: f.hostname } : {}),
     readOnly: !!f.readOnly, autoRemove: !!f.rm, tty: !!f.tty, interactive: !!f.interactive,
+    volumes: f.volume ?? [], mounts: f.mount ?? [], tmpfs: f.tmpfs ?? [], volumesFrom: f.volumesFrom ?? [],
+    ...(f.volumeDriver !== undefined ? { volumeDriver: f.volumeDriver } : {}),
   };
 }
 
@@ -88,6 +91,11 @@ function runFlags(c: Command): Command {
     .option('-t, --tty', 'allocate a pseudo-TTY')
     .option('-u, --user <string>', 'username or UID (format: <name|uid>[:<group|gid>])')
     .option('-w, --workdir <string>', 'working directory inside the container')
+    .option('-v, --volume <list>', 'bind mount a volume', collect)
+    .option('--mount <mount>', 'attach a filesystem mount to the container', collect)
+    .option('--tmpfs <list>', 'mount a tmpfs directory', collect)
+    .option('--volume-driver <string>', 'optional volume driver for the container')
+    .option('--volumes-from <list>', 'mount volumes from the specified container(s)', collect)
     .passThroughOptions();
 }
 
