@@ -83,3 +83,13 @@ export interface Sealable { seal(id: string): Promise<void> }
 export function isSealable(d: StorageDriver): d is StorageDriver & Sealable {
   return typeof (d as Partial<Sealable>).seal === 'function';
 }
+
+/**
+ * Optional ability: drivers whose layers stay mounted for as long as they exist
+ * (zfs: ZFS mounts each dataset on its directory under the driver folder). Those
+ * mounts are the driver's own, not leaks: `system check` and tests ask here.
+ */
+export interface PersistentMounts { isOwnMount(path: string): boolean }
+export function hasPersistentMounts(d: StorageDriver): d is StorageDriver & PersistentMounts {
+  return typeof (d as Partial<PersistentMounts>).isOwnMount === 'function';
+}

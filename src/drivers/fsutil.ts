@@ -1,6 +1,6 @@
 // fsutil.ts: small filesystem helpers the drivers share: id validation, atomic
 // small-file writes, du-like usage walks and mount-safe tree removal.
-import { promises as fsp, writeFileSync, renameSync, rmSync, statfsSync, existsSync } from 'node:fs';
+import { promises as fsp, writeFileSync, renameSync, rmSync, statfsSync, existsSync, readFileSync, realpathSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join, basename } from 'node:path';
 import { invalidArgument } from '../errors.js';
@@ -118,8 +118,50 @@ export function backingFs(path: string): string {
   while (!existsSync(p) && dirname(p) !== p) p = dirname(p);
   try {
     const type = Number(statfsSync(p).type) >>> 0;
+    // FUSE filesystems share one magic: name the one behind it (zfs-fuse mounts are "fuse.zfs").
+    if (type === 0x65735546) {
+      const sub = mountOf(p)?.fsType.replace(/^fuse(blk)?\./, '');
+      if (sub === 'zfs') return 'zfs';
+      if (sub && sub !== 'fuse' && sub !== 'fuseblk') return `fuse.${sub}`;
+    }
     return FS_NAMES[type] ?? `<unknown 0x${type.toString(16)}>`;
   } catch {
     return '<unknown>';
   }
+}
+
+export interface MountInfo {
+  /** Where the filesystem holding the path is mounted. */
+  mountPoint: string;
+  /** mountinfo's type: "ext4", "btrfs", "zfs", "fuse.zfs" (zfs-fuse), "fuse.fuse-overlayfs" … */
+  fsType: string;
+  /** mountinfo's source: a device, or for zfs the dataset name. */
+  source: string;
+}
+
+/**
+ * The mount that holds path (or its nearest existing ancestor): the last mountinfo
+ * entry whose mount point is the longest prefix of the path's real location.
+ * statfs alone cannot tell zfs-fuse from any other FUSE filesystem; mountinfo can.
+ */
+export function mountOf(path: string): MountInfo | undefined {
+  let p = path;
+  while (!existsSync(p) && dirname(p) !== p) p = dirname(p);
+  let real: string;
+  try {
+    real = realpathSync(p);
+  } catch {
+    return undefined;
+  }
+  let best: MountInfo | undefined;
+  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
+    const f = line.split(' ');
+    const sep = f.indexOf('-');
+    if (sep < 0 || f[4] === undefined) continue;
+    const mp = f[4].replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+    if (!(real === mp || mp === '/' || real.startsWith(mp + '/'))) continue;
+    if (best && mp.length < best.mountPoint.length) continue;
+    best = { mountPoint: mp, fsType: f[sep + 1] ?? '', source: (f[sep + 2] ?? '').replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))) };
+  }
+  return best;
 }

@@ -2,9 +2,13 @@
 // undoes them. Drivers never mount for the caller; the layer store, the container
 // runtime glue and the tests call mountAll/unmount here.
 //
+// A Mount of type "fuse-overlayfs" is made by starting the fuse-overlayfs program;
+// every other type is a mount(2) call.
+//
 // Option strings follow mount(8): flag words ("ro", "nosuid", "rbind", "rprivate" …)
 // become MS_* flags, everything else is filesystem data ("lowerdir=…", "index=off")
 // passed through in order, comma-joined.
+import { spawnSync } from 'node:child_process';
 import { readFileSync, realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import {
@@ -142,7 +146,29 @@ function describe(m: Mount): string {
   return `${m.type} ${m.source} [${m.options.join(',')}]${m.cwd ? ` (from ${m.cwd})` : ''}`;
 }
 
+/**
+ * A FUSE overlay: fuse-overlayfs takes the same lowerdir/upperdir/workdir options as
+ * the kernel's overlay (relative paths resolved against Mount.cwd, where it is
+ * started) and daemonizes once the mount is in place, so when the command returns
+ * the target is mounted. Its options go as one -o list; flag words such as "ro",
+ * "nosuid" and "nodev" are FUSE mount options too.
+ */
+function mountFuseOverlay(m: Mount, target: string): void {
+  const opts = m.options.map((o) => o.trim()).filter((o) => o !== '' && !PROPAGATION_WORDS[o]);
+  const r = spawnSync('fuse-overlayfs', ['-o', opts.join(','), target], {
+    cwd: m.cwd ?? process.cwd(), stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8', timeout: 30_000,
+  });
+  if (r.error) throw internal(`cannot run fuse-overlayfs: ${r.error.message} (Debian package fuse-overlayfs)`, { op: 'mount', name: target, cause: r.error });
+  if (r.status !== 0) {
+    throw internal(`fuse-overlayfs on ${target} failed (exit ${r.status}): ${(r.stderr ?? '').trim()}`, { op: 'mount', name: target });
+  }
+}
+
 function mountOne(m: Mount, target: string): void {
+  if (m.type === 'fuse-overlayfs') {
+    mountFuseOverlay(m, target);
+    return;
+  }
   const sys = native();
   const { flags, propagation, data } = parseMountOptions(m.options);
   if (Buffer.byteLength(data) > MOUNT_DATA_MAX) {
@@ -236,6 +262,8 @@ function unmountOnce(mp: string): boolean {
     } catch (err) {
       const code = errnoCode(err);
       if (code === 'EINVAL' || code === 'ENOENT') return false;
+      // Without CAP_SYS_ADMIN a FUSE mount of our own comes off through fusermount3.
+      if (code === 'EPERM' && spawnSync('fusermount3', ['-u', mp], { stdio: 'ignore' }).status === 0) return true;
       if (code !== 'EBUSY') throw internal(`unmount ${mp}: ${code ?? String(err)}`, { op: 'unmount', name: mp, cause: err });
       // A process may still be closing a file on it: 10 tries over ~150 ms, then
       // detach it (the kernel finishes once the last user goes).

@@ -177,7 +177,7 @@ function probeOnce(base: string, fsName: string, userxattr: boolean, options: st
 }
 
 export class Overlay2Driver implements StorageDriver {
-  readonly name = 'overlay2';
+  readonly name: string = 'overlay2';
   readonly maxDepth = MAX_DEPTH;
   private probed: ProbeResult | undefined;
   private opts: string[] | undefined;

@@ -11,7 +11,7 @@ import { parseImageConfig, hostPlatform, type ImageConfig, type ContainerConfig 
 import { parseReference, referenceString, familiarString } from './reference.js';
 import { applyChanges } from './changes.js';
 import { openImageArchive } from './archive-format.js';
-import { invalidArgument } from '../errors.js';
+import { failedPrecondition, invalidArgument } from '../errors.js';
 import { ownerToken } from '../store/owner.js';
 
 export interface ImportOptions {
@@ -87,6 +87,12 @@ export async function loadImages(engine: Engine, archivePath: string, opts: { si
       const diffIds = cfg.rootfs.diff_ids;
       if (diffIds.length !== img.layers.length) {
         throw invalidArgument(`image ${img.configDigest}: its config lists ${diffIds.length} layers but the archive has ${img.layers.length}`, { name: img.configDigest });
+      }
+      // Refused before any layer is applied (LayerStore.add would refuse only at the
+      // layer past the limit, after applying all before it), in LayerStore's words.
+      const max = engine.layers.maxImageDepth;
+      if (diffIds.length > max) {
+        throw failedPrecondition(`max depth exceeded: the image would have ${diffIds.length} layers; the ${engine.driver.name} driver stacks at most ${engine.driver.maxDepth}, ${engine.driver.maxDepth - max} of them a container's init and writable layers`, { op: 'load', name: img.configDigest });
       }
       let parent: LayerRecord | null = null;
       let loaded = 0;

@@ -9,7 +9,7 @@ import { runDriverSuite } from './suite.js';
 import { writeEntries } from './fixtures.js';
 
 // Each vfs layer is a full copy: 60 layers keep the case quick and still stack.
-runDriverSuite('vfs', (home) => new VfsDriver(home), { manyLayers: 60 });
+runDriverSuite('vfs', (home) => new VfsDriver(home), { manyLayers: 60, module: { file: 'vfs.js', className: 'VfsDriver' } });
 
 describe('vfs specifics', () => {
   it('keeps each layer as a full, independent copy under dir/', async (t) => {

@@ -1,0 +1,117 @@
+// usage.ts: the numbers behind `system df`: how much disk the images, containers,
+// volumes and build cache take, what is shared and what could be reclaimed.
+//
+// Sizes are measured, not taken from the records: each layer's `driver.usage()` is
+// the disk its own directory (or subvolume, or dataset) uses, which is what `du`
+// of the driver folder adds up to. The layer rows' `size` is the uncompressed tar
+// size, a different number (no block rounding, no directories' blocks).
+// Who uses what is derived from the records at the time of asking (images.top_layer
+// and the layer parent chain, containers.layer_id), never kept as counters.
+import type { Engine } from '../engine.js';
+
+export interface ImageUsage {
+  id: string;
+  repoTags: string[];
+  /** Unix seconds, from the image config. */
+  created: number;
+  /** Bytes of every layer in the image's chain. */
+  size: number;
+  /** Bytes of the layers in the chain that another image uses too. */
+  sharedSize: number;
+  /** size - sharedSize: what removing this image alone would free. */
+  uniqueSize: number;
+  /** Containers made from the image. */
+  containers: number;
+}
+
+export interface TypeUsage {
+  total: number;
+  active: number;
+  size: number;
+  reclaimable: number;
+}
+
+export interface DiskUsageReport {
+  images: ImageUsage[];
+  /** Images: total = images, active = images with a container, size = every image layer once. */
+  imageTotals: TypeUsage;
+  containerTotals: TypeUsage;
+  volumeTotals: TypeUsage;
+  buildCacheTotals: TypeUsage;
+}
+
+const none = (): TypeUsage => ({ total: 0, active: 0, size: 0, reclaimable: 0 });
+
+/** Measures the store. Cost: one usage walk (or query) per distinct layer. */
+export async function systemDiskUsage(e: Engine, signal?: AbortSignal): Promise<DiskUsageReport> {
+  const driver = e.driver;
+  const summaries = new Map(e.images.list({ all: true }).map((s) => [s.Id, s]));
+  const records = e.imageStore.all();
+  const containerRows = e.db.prepare('SELECT image_id AS image, layer_id AS layer FROM containers WHERE driver = ?')
+    .all(driver.name) as Array<{ image: string; layer: string | null }>;
+  const containersOf = new Map<string, number>();
+  for (const c of containerRows) containersOf.set(c.image, (containersOf.get(c.image) ?? 0) + 1);
+
+  // Each image's chain, and how many images use each layer.
+  const chains = new Map<string, string[]>();
+  const users = new Map<string, number>();
+  for (const img of records) {
+    const chain = img.topLayer ? e.layers.chain(img.topLayer).map((l) => l.id) : [];
+    chains.set(img.id, chain);
+    for (const id of chain) users.set(id, (users.get(id) ?? 0) + 1);
+  }
+  const bytes = new Map<string, number>();
+  for (const id of users.keys()) {
+    signal?.throwIfAborted();
+    bytes.set(id, (await driver.usage(id)).bytes);
+  }
+
+  const images: ImageUsage[] = [];
+  const activeLayers = new Set<string>();
+  for (const img of records) {
+    const chain = chains.get(img.id)!;
+    let size = 0;
+    let shared = 0;
+    for (const id of chain) {
+      const b = bytes.get(id) ?? 0;
+      size += b;
+      if ((users.get(id) ?? 0) > 1) shared += b;
+    }
+    const containers = containersOf.get(img.id) ?? 0;
+    if (containers > 0) for (const id of chain) activeLayers.add(id);
+    const s = summaries.get(img.id);
+    images.push({ id: img.id, repoTags: s?.RepoTags ?? [], created: s?.Created ?? 0, size, sharedSize: shared, uniqueSize: size - shared, containers });
+  }
+
+  let layersSize = 0;
+  let activeSize = 0;
+  for (const [id, b] of bytes) {
+    layersSize += b;
+    if (activeLayers.has(id)) activeSize += b;
+  }
+  const imageTotals: TypeUsage = {
+    total: records.length,
+    active: images.filter((i) => i.containers > 0).length,
+    size: layersSize,
+    // Docker's rule: what the images no container uses hold beyond the layers of those that are used.
+    reclaimable: layersSize - activeSize,
+  };
+
+  // A container's own size is its writable layer. Whether it runs is the containers
+  // module's to say; until it does, none counts as active and all is reclaimable.
+  const containerTotals = none();
+  for (const c of containerRows) {
+    containerTotals.total++;
+    if (c.layer) {
+      signal?.throwIfAborted();
+      try {
+        containerTotals.size += (await driver.usage(c.layer)).bytes;
+      } catch {
+        // a container being removed right now: its layer is gone
+      }
+    }
+  }
+  containerTotals.reclaimable = containerTotals.size;
+
+  return { images, imageTotals, containerTotals, volumeTotals: none(), buildCacheTotals: none() };
+}
