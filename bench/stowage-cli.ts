@@ -15,18 +15,19 @@ export class StowageCli {
     scratch: string,
     readonly storageDriver = 'overlay2',
   ) {
-    this.bin = join(repoRoot, 'bin/stowage.js');
+    // The installed command (a sh wrapper that starts Node without NODE_EXTRA_CA_CERTS), as users run it.
+    this.bin = join(repoRoot, 'bin/stowage');
     this.dataRoot = mkdtempSync(join(scratch, 'stowage-data-'));
   }
 
   run(args: string[], signal?: AbortSignal, check = true): Promise<ExecResult> {
-    return exec(process.execPath, [this.bin, '--data-root', this.dataRoot, '--storage-driver', this.storageDriver, ...args], { signal, check });
+    return exec(this.bin, ['--data-root', this.dataRoot, '--storage-driver', this.storageDriver, ...args], { signal, check });
   }
 
   /** Why `stowage <command>` cannot run yet, or null when it can. */
   async unavailable(command: string): Promise<string | null> {
     if (!existsSync(this.bin)) return `stowage ${command} not available yet (no ${this.bin})`;
-    const r = await exec(process.execPath, [this.bin, command, '--help'], { check: false });
+    const r = await exec(this.bin, [command, '--help'], { check: false });
     if (r.code !== 0) return `stowage ${command} not available yet (\`stowage ${command} --help\` exited ${r.code}: ${(r.stderr || r.stdout).trim().split('\n')[0] ?? ''})`;
     return null;
   }
