@@ -31,8 +31,13 @@ export interface TypeUsage {
   reclaimable: number;
 }
 
+export interface ContainerUsage { id: string; image: string; command: string; created: number; status: string; name: string; size: number; volumes: number }
+export interface VolumeUsage { name: string; links: number; size: number }
+
 export interface DiskUsageReport {
   images: ImageUsage[];
+  containers: ContainerUsage[];
+  volumes: VolumeUsage[];
   /** Images: total = images, active = images with a container, size = every image layer once. */
   imageTotals: TypeUsage;
   containerTotals: TypeUsage;
@@ -97,21 +102,39 @@ export async function systemDiskUsage(e: Engine, signal?: AbortSignal): Promise<
     reclaimable: layersSize - activeSize,
   };
 
-  // A container's own size is its writable layer. Whether it runs is the containers
-  // module's to say; until it does, none counts as active and all is reclaimable.
+  // A container's own size is its writable layer; a running one is active, and what
+  // the stopped ones hold is reclaimable (container prune).
   const containerTotals = none();
-  for (const c of containerRows) {
+  const containers: ContainerUsage[] = [];
+  for (const c of e.containers.list().filter((x) => x.Driver === driver.name)) {
     containerTotals.total++;
-    if (c.layer) {
-      signal?.throwIfAborted();
-      try {
-        containerTotals.size += (await driver.usage(c.layer)).bytes;
-      } catch {
-        // a container being removed right now: its layer is gone
-      }
-    }
+    signal?.throwIfAborted();
+    let size = 0;
+    try { size = (await driver.usage(c.LayerId)).bytes; } catch { /* being removed right now: its layer is gone */ }
+    containerTotals.size += size;
+    if (c.State.Running) containerTotals.active++;
+    else containerTotals.reclaimable += size;
+    containers.push({
+      id: c.Id, image: c.ImageRef, command: [c.Path, ...c.Args].join(' '), created: Date.parse(c.Created) / 1000,
+      status: c.State.Status, name: c.Name, size, volumes: (c.MountSpecs ?? []).filter((m) => m.type === 'volume').length,
+    });
   }
-  containerTotals.reclaimable = containerTotals.size;
 
-  return { images, imageTotals, containerTotals, volumeTotals: none(), buildCacheTotals: none() };
+  // Volumes: their data's size; one is active while a container uses it.
+  const { volumeService } = await import('../volumes/service.js');
+  const vs = volumeService(e);
+  const volumeTotals = none();
+  const volumes: VolumeUsage[] = [];
+  for (const v of vs.all()) {
+    signal?.throwIfAborted();
+    const links = vs.users(v.name).length;
+    let size = 0;
+    try { size = await Promise.resolve(vs.sizeOf(v.name)); } catch { /* removed meanwhile */ }
+    volumeTotals.total++;
+    volumeTotals.size += size;
+    if (links > 0) volumeTotals.active++; else volumeTotals.reclaimable += size;
+    volumes.push({ name: v.name, links, size });
+  }
+
+  return { images, imageTotals, containerTotals, volumeTotals, buildCacheTotals: none(), containers, volumes };
 }

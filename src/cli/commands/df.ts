@@ -52,9 +52,10 @@ function verbose(r: DiskUsageReport): string {
     ...imageRows(r).map((x) => [x.Repository, x.Tag, x.ID, x.CreatedSince, x.Size, x.SharedSize, x.UniqueSize, x.Containers]),
   ]);
   s += '\nContainers space usage:\n\n';
-  s += table([['CONTAINER ID', 'IMAGE', 'COMMAND', 'LOCAL VOLUMES', 'SIZE', 'CREATED', 'STATUS', 'NAMES']]);
+  s += table([['CONTAINER ID', 'IMAGE', 'COMMAND', 'LOCAL VOLUMES', 'SIZE', 'CREATED', 'STATUS', 'NAMES'],
+    ...r.containers.map((c) => [c.id.slice(0, 12), c.image, c.command.length > 20 ? `"${c.command.slice(0, 19)}…"` : `"${c.command}"`, String(c.volumes), humanSize(c.size), since(c.created), c.status, c.name])]);
   s += '\nLocal Volumes space usage:\n\n';
-  s += table([['VOLUME NAME', 'LINKS', 'SIZE']]);
+  s += table([['VOLUME NAME', 'LINKS', 'SIZE'], ...r.volumes.map((v) => [v.name, String(v.links), humanSize(v.size)])]);
   s += `\nBuild cache usage: ${humanSize(r.buildCacheTotals.size)}\n\n`;
   s += table([['CACHE ID', 'CACHE TYPE', 'SIZE', 'CREATED', 'LAST USED', 'USAGE', 'SHARED']]);
   return s;
