@@ -42,4 +42,31 @@ export const volumeCases: Case[] = [
     runDocker: { unavailable: dockerUnavailable, prepare: dockerCreateAll, run: dockerRemoveAll },
     runStowage: { unavailable: (ctx) => ctx.stowage.unavailable('volume'), prepare: stowageCreateAll, run: stowageRemoveAll },
   },
+  {
+    // The issue's run --rm with 10 volumes: ten named volumes mounted into one container that runs `true`.
+    name: 'run-10-volumes',
+    what: 'run --rm IMAGE true with 10 named volumes',
+    setup: async (ctx) => {
+      const s = await ctx.stowage.run(['image', 'inspect', ctx.image.repoTag], undefined, false);
+      if (s.code !== 0) await ctx.stowage.run(['load', '-i', ctx.image.archive], ctx.signal);
+      if (ctx.docker && (await ctx.docker.docker(['image', 'inspect', ctx.image.repoTag])).code !== 0) {
+        await ctx.docker.docker(['load', '-i', ctx.image.archive], { check: true });
+      }
+    },
+    runDocker: {
+      unavailable: dockerUnavailable,
+      run: async (ctx) => {
+        await ctx.docker!.docker(['run', '--rm', '--network', 'none', ...tenVolumes(), ctx.image.repoTag, 'true'], { check: true, signal: ctx.signal });
+      },
+      reset: async (ctx) => { await ctx.docker!.docker(['volume', 'rm', '-f', ...tenNames()]); },
+    },
+    runStowage: {
+      unavailable: (ctx) => ctx.stowage.unavailable('run'),
+      run: async (ctx) => { await ctx.stowage.run(['run', '--rm', '--network', 'none', ...tenVolumes(), ctx.image.repoTag, 'true'], ctx.signal); },
+      reset: async (ctx) => { await ctx.stowage.run(['volume', 'rm', '-f', ...tenNames()], undefined, false); },
+    },
+  },
 ];
+
+const tenNames = (): string[] => Array.from({ length: 10 }, (_, i) => `benchten${i}`);
+const tenVolumes = (): string[] => tenNames().flatMap((n, i) => ['-v', `${n}:/mnt/v${i}`]);
