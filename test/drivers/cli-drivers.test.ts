@@ -68,5 +68,28 @@ for (const c of cases) {
       const home = join(root, c.driver, c.driver === 'btrfs' ? 'subvolumes' : '');
       assert.deepEqual(readdirSync(home).filter((n) => /^[0-9a-f]{64}$/.test(n)), []);
     });
+
+    it('run, diff, commit and rm containers', async (t) => {
+      const root = rootOn(t, c.backing());
+      if (!root) return;
+      const work = tempDir(t);
+      const base = join(work, 'base');
+      await makeRootfs(base, 'busybox');
+      mkdirSync(join(work, 'app', 'data'), { recursive: true });
+      writeFileSync(join(work, 'app', 'data', 'old.txt'), 'old\n');
+      const archive = await makeDockerArchive(join(work, 'img.tar'), { layers: [base, join(work, 'app')], repoTags: ['app:1'] });
+      const s = stowage(root, c.driver);
+      t.after(async () => { await s.run(['rm', '-f', 'w1']); });
+      await s.ok(['load', '-i', archive.path]);
+      assert.equal(await s.ok(['run', '--name', 'w1', 'app:1', 'sh', '-c', 'echo new > /data/new.txt; rm /data/old.txt; cat /data/new.txt']), 'new\n');
+      const diff = (await s.ok(['diff', 'w1'])).trim().split('\n');
+      assert.ok(diff.includes('A /data/new.txt') && diff.includes('D /data/old.txt'), diff.join('|'));
+      await s.ok(['commit', 'w1', 'app:2']);
+      assert.equal(await s.ok(['run', '--rm', 'app:2', 'ls', '/data']), 'new.txt\n');
+      await s.ok(['rm', 'w1']);
+      await s.ok(['rmi', 'app:2', 'app:1']);
+      const check = await s.run(['system', 'check']);
+      assert.equal(check.code, 0, check.stdout + check.stderr);
+    });
   });
 }
