@@ -430,6 +430,8 @@ function readProbeCache(home: string, key: string): ProbeResult | undefined {
 }
 
 function writeProbeCache(home: string, key: string, r: ProbeResult): void {
-  if (!existsSync(home)) return; // the probe made no folder; the next one will cache
-  try { writeFileAtomic(join(home, PROBE_CACHE), JSON.stringify({ key, result: r })); } catch { /* a cache only */ }
+  try {
+    mkdirSync(home, { recursive: true, mode: 0o700 }); // an empty driver folder holds no layers: selection is unchanged
+    writeFileAtomic(join(home, PROBE_CACHE), JSON.stringify({ key, result: r }));
+  } catch { /* a cache only */ }
 }
