@@ -63,7 +63,7 @@ export class ContainerService {
   }
 
   /** The container's volume, bind and tmpfs mounts for its runtime (acquiring its volumes). */
-  extraMounts(c: ContainerRecord, rootfs: string): Array<{ destination: string; type: string; source: string; options: string[] }> {
+  extraMounts(c: ContainerRecord, rootfs: string): Promise<Array<{ destination: string; type: string; source: string; options: string[] }>> {
     return ociMounts(this.engine, c, rootfs);
   }
 
@@ -142,6 +142,10 @@ export class ContainerService {
     let base = top;
     const initTar = initLayerTar(top ? this.engine.driver.changeSource(top.id) : null);
     if (initTar) {
+      if ((top?.depth ?? 0) + 2 > this.engine.driver.maxDepth) {
+        removeAnonymousVolumes(this.engine, plan.createdAnonymous);
+        throw failedPrecondition(`max depth exceeded: image ${o.image} has ${top?.depth ?? 0} layers and lacks the runtime's mount points (/proc, /sys, /dev, /etc/hostname, /etc/hosts or /etc/resolv.conf), so a container needs an init layer and a writable layer on it; the ${this.engine.driver.name} driver stacks at most ${this.engine.driver.maxDepth}. Add those paths to the image, or use fewer layers.`, { name: o.image });
+      }
       base = await this.engine.layers.createWritable(top);
       await this.engine.layers.applyToWritable(base, initTar);
     }
@@ -160,7 +164,7 @@ export class ContainerService {
       this.engine.layers.releaseLeases();
       await this.engine.layers.removeIfUnused(layer.id);
       if (base && base !== top) await this.engine.layers.removeIfUnused(base.id);
-      removeAnonymousVolumes(this.engine, plan.createdAnonymous);
+      await removeAnonymousVolumes(this.engine, plan.createdAnonymous);
       throw err;
     }
     mkdirSync(this.engine.layout.container(id), { recursive: true, mode: 0o710 });
@@ -231,10 +235,10 @@ export class ContainerService {
       await this.waitStopped(c.Id, 10_000);
     }
     // Record first, files after: a crash in between leaves only garbage for recovery.
-    releaseMounts(this.engine, c);
+    await releaseMounts(this.engine, c);
     const anonymous = (c.MountSpecs ?? []).filter((m) => m.type === 'volume').map((m) => m.source);
     this.store.delete(c.Id);
-    if (opts.volumes) removeAnonymousVolumes(this.engine, anonymous);
+    if (opts.volumes) await removeAnonymousVolumes(this.engine, anonymous);
     try { releaseRootfs(this.engine, c); } catch { /* reported by check */ }
     await this.engine.runtime(c.HostConfig.Runtime || undefined).delete(c.Id, { force: true }).catch(() => {});
     // The writable layer, then its init layer if nothing else uses it (the image's layers stay).

@@ -179,7 +179,8 @@ function probeOnce(base: string, fsName: string, userxattr: boolean, options: st
 
 export class Overlay2Driver implements StorageDriver {
   readonly name: string = 'overlay2';
-  readonly maxDepth = MAX_DEPTH;
+  /** A writable layer on 500 lowers: the kernel's stack limit plus the upper directory. */
+  readonly maxDepth = MAX_DEPTH + 1;
   private probed: ProbeResult | undefined;
   private opts: string[] | undefined;
 
@@ -292,10 +293,10 @@ export class Overlay2Driver implements StorageDriver {
       const pdir = this.dir(parent);
       if (!existsSync(pdir)) throw notFound(`parent layer ${parent} not found`, { name: parent });
       lower = [`${LINK_DIR}/${this.readLink(parent)}`, ...this.readLower(parent)];
-      // The chain (this layer and its ancestors) must be presentable read-only too,
-      // which takes one lowerdir per layer.
-      if (lower.length + 1 > MAX_DEPTH) {
-        throw failedPrecondition(`max depth exceeded: layer ${id} would be ${lower.length + 1} layers deep; overlay stacks at most ${MAX_DEPTH}`, { name: id });
+      // Mounted read-write, this layer is the upper directory on its ancestors as
+      // lowerdirs; the kernel stacks at most 500 of those (OVL_MAX_STACK).
+      if (lower.length > MAX_DEPTH) {
+        throw failedPrecondition(`max depth exceeded: layer ${id} would be ${lower.length + 1} layers deep; overlay stacks at most ${MAX_DEPTH} lower layers under one upper`, { name: id });
       }
     }
     mkdirSync(join(this.home, LINK_DIR), { recursive: true, mode: 0o700 });
@@ -336,6 +337,9 @@ export class Overlay2Driver implements StorageDriver {
     }
     if (opts.readonly) {
       const all = [`${LINK_DIR}/${this.readLink(id)}`, ...lower];
+      if (all.length > MAX_DEPTH) {
+        throw failedPrecondition(`a read-only view of layer ${id} would stack ${all.length} lower layers; overlay stacks at most ${MAX_DEPTH}`, { name: id });
+      }
       return [{ type: 'overlay', source: 'overlay', cwd: this.home, options: [...this.mountOptions(), `lowerdir=${all.join(':')}`, 'ro'] }];
     }
     return [{

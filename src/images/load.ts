@@ -92,7 +92,7 @@ export async function loadImages(engine: Engine, archivePath: string, opts: { si
       // layer past the limit, after applying all before it), in LayerStore's words.
       const max = engine.layers.maxImageDepth;
       if (diffIds.length > max) {
-        throw failedPrecondition(`max depth exceeded: the image would have ${diffIds.length} layers; the ${engine.driver.name} driver stacks at most ${engine.driver.maxDepth}, ${engine.driver.maxDepth - max} of them a container's init and writable layers`, { op: 'load', name: img.configDigest });
+        throw failedPrecondition(`max depth exceeded: the image would have ${diffIds.length} layers; the ${engine.driver.name} driver stacks at most ${engine.driver.maxDepth}, one of them a container's writable layer`, { op: 'load', name: img.configDigest });
       }
       let parent: LayerRecord | null = null;
       let loaded = 0;

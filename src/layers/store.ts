@@ -77,12 +77,12 @@ export class LayerStore {
   get driverName(): string { return this.driver.name; }
 
   /**
-   * The deepest image this store accepts: two places are kept for what a container
-   * adds (its init layer and its writable layer), so an image that can be stored can
-   * also be run. Docker builds images deeper than it can run; this checks when the
+   * The deepest image this store accepts: one place is kept for a container's
+   * writable layer, so an image that can be stored can also be run (an image that
+   * lacks the runtime's mount points also needs an init layer: see containers/). Docker builds images deeper than it can run; this checks when the
    * image is made.
    */
-  get maxImageDepth(): number { return this.driver.maxDepth - 2; }
+  get maxImageDepth(): number { return this.driver.maxDepth - 1; }
 
   get(id: string): LayerRecord | undefined {
     const r = this.db.prepare('SELECT * FROM layers WHERE id = ?').get(id) as Row | undefined;
@@ -115,7 +115,7 @@ export class LayerStore {
     if (parent && parent.state !== 'ready') throw internal(`parent layer ${parent.id} is not ready`);
     const depth = (parent?.depth ?? 0) + 1;
     if (depth > this.maxImageDepth) {
-      throw failedPrecondition(`max depth exceeded: the image would have ${depth} layers; the ${this.driver.name} driver stacks at most ${this.driver.maxDepth}, two of them a container's init and writable layers`, { op: 'add layer' });
+      throw failedPrecondition(`max depth exceeded: the image would have ${depth} layers; the ${this.driver.name} driver stacks at most ${this.driver.maxDepth}, one of them a container's writable layer`, { op: 'add layer' });
     }
     let claimedChain: string | null = null;
     if (opts.expectDiffId) {
@@ -211,6 +211,11 @@ export class LayerStore {
       if (isForeignKeyViolation(err)) return false;
       throw err;
     }
+  }
+
+  /** Drops this process's lease on one layer (a build step's scratch layers, before removing them). */
+  unlease(id: string): void {
+    this.db.prepare('DELETE FROM layer_leases WHERE owner = ? AND layer_id = ?').run(ownerToken(), id);
   }
 
   /** Drops this process's leases: call when the operation has recorded what it made. */
@@ -356,7 +361,8 @@ export class LayerStore {
   isUnreferenced(id: string): boolean {
     return !this.db.prepare(`SELECT 1 WHERE
         EXISTS (SELECT 1 FROM images WHERE top_layer = @id) OR EXISTS (SELECT 1 FROM layers WHERE parent = @id)
-        OR EXISTS (SELECT 1 FROM containers WHERE layer_id = @id) OR EXISTS (SELECT 1 FROM layer_leases WHERE layer_id = @id)`).get({ id });
+        OR EXISTS (SELECT 1 FROM containers WHERE layer_id = @id) OR EXISTS (SELECT 1 FROM layer_leases WHERE layer_id = @id)
+        OR EXISTS (SELECT 1 FROM build_cache WHERE layer_id = @id)`).get({ id });
   }
 
   /** Orphans and abandoned layers as recover() would see them, without changing anything. */
@@ -379,7 +385,7 @@ export class LayerStore {
     if (!this.isUnreferenced(id)) {
       const leases = this.db.prepare('SELECT owner FROM layer_leases WHERE layer_id = ?').all(id) as Array<{ owner: string }>;
       const otherRefs = this.db.prepare(`SELECT 1 WHERE EXISTS (SELECT 1 FROM images WHERE top_layer = @id) OR EXISTS (SELECT 1 FROM layers WHERE parent = @id)
-        OR EXISTS (SELECT 1 FROM containers WHERE layer_id = @id)`).get({ id });
+        OR EXISTS (SELECT 1 FROM containers WHERE layer_id = @id) OR EXISTS (SELECT 1 FROM build_cache WHERE layer_id = @id)`).get({ id });
       return !otherRefs && leases.every((l) => !ownerAlive(l.owner));
     }
     return true;

@@ -1,16 +1,16 @@
 // deep-image.test.ts: images far deeper than Docker's overlay2 allows (128 layers),
 // through the real CLI on overlay2. An image as deep as the layer store accepts
-// (LayerStore.maxImageDepth: overlay2's 500 minus the places kept for a container's
-// init and writable layers, so that every image that loads can also run; 498 today)
-// loads, inspects, saves and goes again with rmi; one layer more is refused at load,
-// saying "max depth exceeded", before anything is applied, and leaves nothing behind.
+// (LayerStore.maxImageDepth: 500, the kernel's lower-layer limit, with a container's
+// writable layer as the upper on top) loads, inspects, saves, runs, and goes again with
+// rmi; a container of a 499-layer image commits to a 500-layer image; one layer more is
+// refused at load, saying "max depth exceeded", before anything is applied.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync, readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { requiresRoot, tempDir } from '../helpers/env.js';
 import { stowage } from '../helpers/cli.js';
-import { makeDockerArchive } from '../helpers/images.js';
+import { makeDockerArchive, makeRootfs } from '../helpers/images.js';
 import { indexTarFile } from '../../src/archive/tar-reader.js';
 import { LayerStore } from '../../src/layers/store.js';
 import { Overlay2Driver } from '../../src/drivers/overlay2.js';
@@ -62,12 +62,49 @@ describe('deep images on overlay2', () => {
     const s = stowage(join(dir, 'root'), 'overlay2');
     const r = await s.run(['load', '-i', archive.path]);
     assert.notEqual(r.code, 0);
-    assert.match(r.stderr, new RegExp(`max depth exceeded: the image would have ${DEEPEST + 1} layers; the overlay2 driver stacks at most 500, ${500 - DEEPEST} of them a container's init and writable layers`));
+    assert.match(r.stderr, new RegExp(`max depth exceeded: the image would have ${DEEPEST + 1} layers; the overlay2 driver stacks at most 501, one of them a container's writable layer`));
     assert.equal((await s.ok(['images', '-q', '-a'])).trim(), '');
     assert.deepEqual(layerDirs(join(s.root, 'overlay2')), [], 'refused before any layer was applied');
     assert.deepEqual(readdirSync(join(s.root, 'layers')), [], 'no tar-split left');
     const check = await s.run(['system', 'check', '--quick']);
     assert.equal(check.code, 0, check.stdout + check.stderr);
     assert.match(check.stdout, /No problems found/);
+  });
+
+  it('a 500-layer image runs, and a container of a 499-layer image commits to 500 layers', async (t) => {
+    if (!requiresRoot(t)) return;
+    const dir = tempDir(t);
+    // A runnable base (busybox) that has the runtime's mount points, so no init layer is needed.
+    const base = join(dir, 'base');
+    await makeRootfs(base, 'busybox');
+    for (const d of ['proc', 'sys', 'dev']) mkdirSync(join(base, d), { recursive: true });
+    for (const f of ['hostname', 'hosts', 'resolv.conf']) writeFileSync(join(base, 'etc', f), '');
+    const layers = [base];
+    for (let i = 1; i < DEEPEST; i++) {
+      const d = join(dir, `l${i}`);
+      mkdirSync(d, { recursive: true });
+      writeFileSync(join(d, `f${i}`), String(i));
+      layers.push(d);
+    }
+    const s = stowage(join(dir, 'root'), 'overlay2');
+    const full = await makeDockerArchive(join(dir, 'full.tar'), { layers, repoTags: ['deep:full'] });
+    await s.ok(['load', '-i', full.path]);
+    assert.equal(await s.ok(['run', '--rm', 'deep:full', 'cat', '/f1', `/f${DEEPEST - 1}`]), `1${DEEPEST - 1}`);
+    const short = await makeDockerArchive(join(dir, 'short.tar'), { layers: layers.slice(0, DEEPEST - 1), repoTags: ['deep:short'] });
+    await s.ok(['load', '-i', short.path]);
+    await s.ok(['run', '--name', 'deepc', 'deep:short', 'sh', '-c', 'echo top > /committed']);
+    await s.ok(['commit', 'deepc', 'deep:committed']);
+    const [info] = JSON.parse(await s.ok(['image', 'inspect', 'deep:committed']));
+    assert.equal(info.RootFS.Layers.length, DEEPEST);
+    assert.equal(await s.ok(['run', '--rm', 'deep:committed', 'cat', '/committed']), 'top\n');
+    await s.ok(['rm', 'deepc']);
+    const again = await s.run(['run', '--name', 'deeper', 'deep:committed', 'true']);
+    assert.equal(again.code, 0, again.stderr);
+    const refused = await s.run(['commit', 'deeper', 'deep:toodeep']);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /max depth exceeded/);
+    await s.ok(['rm', 'deeper']);
+    await s.ok(['rmi', 'deep:committed', 'deep:short', 'deep:full']);
+    assert.deepEqual(layerDirs(join(s.root, 'overlay2')), []);
   });
 });
