@@ -12,7 +12,7 @@
 # Node.js 20 with npm, python3, make and g++ (for the native addon and
 # better-sqlite3) come with the machine.
 set -euo pipefail
-PKGS=(docker.io busybox-static zstd xz-utils bzip2 debootstrap attr btrfs-progs zfs-fuse fuse-overlayfs fuse3 crun runc e2fsprogs)
+PKGS=(docker.io busybox-static zstd xz-utils bzip2 debootstrap attr btrfs-progs zfs-fuse fuse-overlayfs fuse3 crun runc e2fsprogs glusterfs-server glusterfs-client)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -32,12 +32,18 @@ import { registerSystemCommands } from './commands/system.js';
 import { registerDfCommand } from './commands/df.js';
 import { registerVolumeCommands } from './commands/volumes.js';
 import { registerContainerCommands, ExitError } from './commands/containers.js';
+import { registerBuildCommands } from './commands/build.js';
+import { registerCsiCommand } from './commands/csi.js';
+import { registerPluginCommands } from './commands/plugins.js';
 
 registerImageCommands(program, globals);
 registerSystemCommands(program, globals);
 registerDfCommand(program, globals);
 registerVolumeCommands(program, globals);
 registerContainerCommands(program, globals);
+registerBuildCommands(program, globals);
+registerCsiCommand(program, globals);
+registerPluginCommands(program, globals);
 
 async function main(): Promise<void> {
   try {

@@ -33,13 +33,14 @@ export interface AttachOptions {
 }
 
 /** Writes config.json into the container's folder (the OCI bundle) for its current config. */
-function writeBundle(engine: Engine, c: ContainerRecord, rootfs: string): string {
+async function writeBundle(engine: Engine, c: ContainerRecord, rootfs: string): Promise<string> {
   const bundle = engine.layout.container(c.Id);
   mkdirSync(bundle, { recursive: true });
   const etc = writeEtcFiles(engine, c);
   // buildSpec adds PATH, HOSTNAME, HOME (and TERM with a terminal) as Docker does.
   const env = [...(c.Config.Env ?? [])];
   const user = resolveUser(rootfs, c.Config.User ?? '');
+  const extra = await engine.containers.extraMounts(c, rootfs);
   const spec = buildSpec({
     id: c.Id,
     rootfs,
@@ -51,7 +52,7 @@ function writeBundle(engine: Engine, c: ContainerRecord, rootfs: string): string
     terminal: c.Config.Tty,
     hostname: c.Config.Hostname || c.Id.slice(0, 12),
     network: c.HostConfig.NetworkMode === 'host' ? 'host' : 'none',
-    mounts: [...etc, ...engine.containers.extraMounts(c, rootfs)],
+    mounts: [...etc, ...extra],
     labels: c.Config.Labels ?? {},
     cgroupsPath: `/stowage/${c.Id}`,
   });
@@ -78,7 +79,7 @@ export async function runAndWatch(engine: Engine, id: string, attach: AttachOpti
   let stderrText = '';
   try {
     rootfs = mountRootfs(engine, c);
-    const bundle = writeBundle(engine, c, rootfs);
+    const bundle = await writeBundle(engine, c, rootfs);
     await runtime.delete(c.Id, { force: true }).catch(() => {});
     log = new LogWriter(logPath);
     child = runtime.run(c.Id, bundle, attach.tty ? 'inherit' : 'pipe', { tty: !!attach.tty });
@@ -124,7 +125,7 @@ export async function finalize(engine: Engine, id: string, r: { exitCode: number
   if (!c) return;
   const runtime = engine.runtime(c.HostConfig.Runtime || undefined);
   await runtime.delete(c.Id, { force: true }).catch(() => {});
-  releaseMounts(engine, c);
+  await releaseMounts(engine, c);
   try { releaseRootfs(engine, c); } catch { /* recorded below; check reports leaked mounts */ }
   engine.containerStore.updateState(id, (s) => ({
     ...s, Status: 'exited', Running: false, Pid: 0, ExitCode: r.exitCode, Error: r.error,

@@ -15,7 +15,7 @@ import type { Engine } from '../engine.js';
 import type { ContainerRecord } from './types.js';
 import type { MountSpec } from '../mounts/spec.js';
 import { parseContainerMounts, parseVolumesFrom, sortForMounting } from '../mounts/index.js';
-import { volumeService } from '../volumes/service.js';
+import { volumeService, checkDriver, isLocalDriver } from '../volumes/service.js';
 import { resolveInRoot } from '../runtime/spec.js';
 import { ownerToken } from '../store/owner.js';
 import { failedPrecondition, invalidArgument } from '../errors.js';
@@ -47,7 +47,13 @@ export async function planMounts(engine: Engine, flags: MountFlagsInput, imageVo
       specs.push({ ...m, readOnly: ro, origin: 'volumes-from', spec: `--volumes-from ${vf}` });
     }
   }
+  // --volume-driver also applies to --mount volumes that name no driver (Docker 20.10
+  // applies it to -v only; stowage follows the documented `--volume-driver X --mount src=…` use).
+  const spelled = (s: MountSpec) => /(^|,)volume-driver=/.test(s.spec);
+  if (flags.volumeDriver) for (const s of specs) if (s.type === 'volume' && s.origin === 'mount-flag' && !spelled(s) && s.volume) s.volume.driver = flags.volumeDriver;
   const volumes = volumeService(engine);
+  // Every driver is found before any volume is made: a missing plugin creates nothing.
+  for (const s of specs) if (s.type === 'volume' && !(s.source && volumes.find(s.source))) checkDriver(s.volume?.driver ?? 'local');
   const createdAnonymous: string[] = [];
   try {
     for (const s of specs) {
@@ -55,10 +61,11 @@ export async function planMounts(engine: Engine, flags: MountFlagsInput, imageVo
       const anonymous = s.source === '';
       const v = await volumes.ensureForMount(s);
       s.source = v.name;
+      if (s.volume) s.volume.driver = v.driver;
       if (anonymous) createdAnonymous.push(v.name);
     }
   } catch (err) {
-    for (const n of createdAnonymous) { try { volumes.remove(n); } catch { /* left for prune */ } }
+    for (const n of createdAnonymous) { try { await volumes.remove(n); } catch { /* left for prune */ } }
     throw err;
   }
   return { specs, createdAnonymous };
@@ -75,18 +82,24 @@ export function inspectMounts(engine: Engine, specs: MountSpec[]): unknown[] {
   return specs.map((s) => {
     const rw = !s.readOnly;
     if (s.type === 'volume') {
-      return { Type: 'volume', Name: s.source, Source: engine.layout.volumeData(s.source), Destination: s.target, Driver: s.volume?.driver || 'local', Mode: s.readOnly ? 'ro' : 'z', RW: rw, Propagation: '' };
+      return { Type: 'volume', Name: s.source, Source: isLocalDriver(s.volume?.driver ?? 'local') ? engine.layout.volumeData(s.source) : '', Destination: s.target, Driver: s.volume?.driver || 'local', Mode: s.readOnly ? 'ro' : 'z', RW: rw, Propagation: '' };
     }
     if (s.type === 'bind') return { Type: 'bind', Source: s.source, Destination: s.target, Mode: s.readOnly ? 'ro' : '', RW: rw, Propagation: s.bind?.propagation ?? 'rprivate' };
     return { Type: 'tmpfs', Source: '', Destination: s.target, Mode: '', RW: rw, Propagation: '' };
   });
 }
 
-/** Copies the image's files at target into an empty volume, once per volume (a marker beside _data remembers). */
-function populate(engine: Engine, rootfs: string, volume: string, target: string, hostPath: string): void {
-  const marker = join(engine.layout.volume(volume), 'populated');
-  if (existsSync(marker)) return;
-  writeFileSync(marker, '');
+/**
+ * Copies the image's files at target into an empty volume, once per local volume (a
+ * marker beside _data remembers); a plugin's volume has no place for a marker, so it
+ * is filled whenever it is empty (Docker's own rule).
+ */
+function populate(engine: Engine, rootfs: string, volume: string, target: string, hostPath: string, local: boolean): void {
+  if (local) {
+    const marker = join(engine.layout.volume(volume), 'populated');
+    if (existsSync(marker)) return;
+    writeFileSync(marker, '');
+  }
   if (readdirSync(hostPath).length > 0) return; // not empty: never overwrite a volume's data
   const src = resolveInRoot(rootfs, target);
   let st;
@@ -96,15 +109,28 @@ function populate(engine: Engine, rootfs: string, volume: string, target: string
   if (r.status !== 0) throw failedPrecondition(`copying the image's ${target} into volume ${volume}: ${r.stderr.trim()}`, { name: volume });
 }
 
-/** Acquires the container's volumes and returns the OCI mounts for its mount specs, parents first. */
-export function ociMounts(engine: Engine, c: ContainerRecord, rootfs: string): OciMount[] {
+/**
+ * Acquires the container's volumes and returns the OCI mounts for its mount specs,
+ * parents first. When anything fails, the volumes acquired so far are released
+ * before the error goes on: no container starts with half its volumes mounted.
+ */
+export async function ociMounts(engine: Engine, c: ContainerRecord, rootfs: string): Promise<OciMount[]> {
+  try {
+    return await ociMountsInner(engine, c, rootfs);
+  } catch (err) {
+    await releaseMounts(engine, c);
+    throw err;
+  }
+}
+
+async function ociMountsInner(engine: Engine, c: ContainerRecord, rootfs: string): Promise<OciMount[]> {
   const volumes = volumeService(engine);
   const out: OciMount[] = [];
   for (const s of sortForMounting(c.MountSpecs ?? [])) {
     const access = s.readOnly ? 'ro' : 'rw';
     if (s.type === 'volume') {
-      const path = volumes.acquire(s.source, c.Id, { holder: ownerToken() });
-      if (!s.volume?.noCopy) populate(engine, rootfs, s.source, s.target, path);
+      const path = await volumes.acquire(s.source, c.Id, { holder: ownerToken() });
+      if (!s.volume?.noCopy) populate(engine, rootfs, s.source, s.target, path, isLocalDriver(volumes.get(s.source).driver));
       let source = path;
       if (s.volume?.subpath) {
         source = resolveInRoot(path, s.volume.subpath);
@@ -131,20 +157,21 @@ export function ociMounts(engine: Engine, c: ContainerRecord, rootfs: string): O
 }
 
 /** Releases the container's volumes (the last user of a mounted volume unmounts it). */
-export function releaseMounts(engine: Engine, c: ContainerRecord): void {
+export async function releaseMounts(engine: Engine, c: ContainerRecord): Promise<void> {
   const volumes = volumeService(engine);
   for (const s of c.MountSpecs ?? []) {
     if (s.type !== 'volume') continue;
-    try { volumes.release(s.source, c.Id); } catch { /* the volume is gone: nothing to release */ }
+    // Gone volume: nothing to release. A plugin that fails Unmount keeps its volume_mounts row for recover().
+    try { await volumes.release(s.source, c.Id); } catch { /* see above */ }
   }
 }
 
 /** Removes the anonymous volumes a removed container used, unless another container uses them too. */
-export function removeAnonymousVolumes(engine: Engine, names: string[]): void {
+export async function removeAnonymousVolumes(engine: Engine, names: string[]): Promise<void> {
   const volumes = volumeService(engine);
   for (const n of names) {
     const v = volumes.find(n);
     if (!v || v.labels['com.docker.volume.anonymous'] === undefined) continue;
-    try { volumes.remove(n); } catch { /* in use elsewhere: stays */ }
+    try { await volumes.remove(n); } catch { /* in use elsewhere: stays */ }
   }
 }

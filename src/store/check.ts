@@ -139,7 +139,7 @@ export async function systemCheck(engine: Engine, opts: { repair?: boolean; quic
 
   if (opts.repair) {
     await engine.recover();
-    volumes.recover();
+    await volumes.recover();
     for (const i of issues) if (i.kind === 'garbage' && i.what === 'volume') i.repaired = true;
     for (const i of issues) {
       if (i.kind === 'garbage') {

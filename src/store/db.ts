@@ -10,7 +10,8 @@
 import Database from 'better-sqlite3';
 import type { Database as DB } from 'better-sqlite3';
 
-const SCHEMA_VERSION = 1;
+// 2: the build tables (BUILD_SCHEMA) were added; the statements are idempotent, so a
+// version-1 data root gets them on its next open.
 
 /**
  * Volumes (volumes/ service). Kept as its own string so that a data root made
@@ -48,6 +49,88 @@ CREATE TABLE IF NOT EXISTS volume_mounts (
   PRIMARY KEY (volume_name, container_id)
 );
 CREATE INDEX IF NOT EXISTS volume_mounts_container ON volume_mounts(container_id);
+`;
+
+/**
+ * CSI plugin records (csi/ server), kept as their own string like VOLUMES_SCHEMA:
+ * the CSI store creates them in data roots made before they existed.
+ *   csi_volumes     one row per CSI volume; id is also the stowage volume's name.
+ *                   'creating' with the creator's owner token until the volume and its
+ *                   contents exist (volume NULL until then), then 'ready'. volume points
+ *                   at the stowage volume, so `volume rm` refuses while the CSI record lives.
+ *   csi_snapshots   one row per snapshot (an image file under csi/snapshots/); same states
+ *   csi_node_paths  staged and published paths on this node: 'creating' / 'removing'
+ *                   with the owner token while the mount is being made or undone, 'ready'
+ *                   after; recovery finishes what a dead owner left. DeleteVolume is
+ *                   refused (in SQLite, atomically) while a row points at the volume.
+ */
+export const CSI_SCHEMA = `
+CREATE TABLE IF NOT EXISTS csi_volumes (
+  id           TEXT PRIMARY KEY,
+  name         TEXT NOT NULL UNIQUE,
+  volume       TEXT REFERENCES volumes(name) ON DELETE RESTRICT,
+  capacity     INTEGER NOT NULL,
+  access_type  TEXT NOT NULL CHECK (access_type IN ('mount', 'block')),
+  parameters   TEXT NOT NULL DEFAULT '{}',
+  source_kind  TEXT NOT NULL DEFAULT '' CHECK (source_kind IN ('', 'snapshot', 'volume')),
+  source_id    TEXT NOT NULL DEFAULT '',
+  state        TEXT NOT NULL CHECK (state IN ('creating', 'ready')),
+  owner        TEXT,
+  created_at   INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS csi_snapshots (
+  id           TEXT PRIMARY KEY,
+  name         TEXT NOT NULL UNIQUE,
+  source_volume_id TEXT NOT NULL,
+  access_type  TEXT NOT NULL CHECK (access_type IN ('mount', 'block')),
+  size         INTEGER NOT NULL,
+  state        TEXT NOT NULL CHECK (state IN ('creating', 'ready')),
+  owner        TEXT,
+  created_at   INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS csi_node_paths (
+  kind         TEXT NOT NULL CHECK (kind IN ('stage', 'publish')),
+  path         TEXT NOT NULL,
+  volume_id    TEXT NOT NULL REFERENCES csi_volumes(id) ON DELETE RESTRICT,
+  capability   TEXT NOT NULL,                -- JSON: the VolumeCapability as given
+  readonly     INTEGER NOT NULL DEFAULT 0,
+  device       TEXT,                         -- block volumes: the loop device
+  staging_path TEXT,                         -- publish rows: the stage it came from
+  state        TEXT NOT NULL CHECK (state IN ('creating', 'ready', 'removing')),
+  owner        TEXT,
+  PRIMARY KEY (kind, path)
+);
+CREATE INDEX IF NOT EXISTS csi_node_paths_volume ON csi_node_paths(volume_id);
+`;
+
+/**
+ * The builder's tables (build/ module).
+ *   build_cache      one row per build step ever run: the step's key (its parent state,
+ *                    its instruction with the build args it sees, and for COPY/ADD the
+ *                    checksums of what it copies) and what it produced: the image config
+ *                    (exact bytes, so the state's id is stable) and the top layer. The
+ *                    foreign key keeps that layer (and so its chain) alive while the row
+ *                    exists; `builder prune` deletes the rows and lets unused layers go.
+ *   build_file_sums  sha256 of build-context files keyed by path, size, mtime and inode,
+ *                    so a rebuild hashes only files that changed.
+ */
+export const BUILD_SCHEMA = `
+CREATE TABLE IF NOT EXISTS build_cache (
+  driver      TEXT NOT NULL,
+  key         TEXT NOT NULL,                -- sha256:<hex> of the step's inputs
+  layer_id    TEXT REFERENCES layers(id) ON DELETE RESTRICT,  -- NULL: no layer yet (FROM scratch)
+  config      TEXT NOT NULL,                -- the resulting image config JSON, exact bytes
+  created_at  INTEGER NOT NULL,             -- ms
+  PRIMARY KEY (driver, key)
+);
+CREATE INDEX IF NOT EXISTS build_cache_layer ON build_cache(layer_id);
+CREATE TABLE IF NOT EXISTS build_file_sums (
+  path        TEXT PRIMARY KEY,             -- absolute host path of a context file
+  size        INTEGER NOT NULL,
+  mtime_ns    TEXT NOT NULL,
+  ino         INTEGER NOT NULL,
+  sum         TEXT NOT NULL                 -- sha256:<hex> of the content
+);
 `;
 
 const SCHEMA = `
@@ -117,7 +200,7 @@ CREATE TABLE IF NOT EXISTS containers (
   created_at  INTEGER NOT NULL,
   FOREIGN KEY (driver, image_id) REFERENCES images(driver, id) ON DELETE RESTRICT
 );
-` + '\n' + VOLUMES_SCHEMA;
+` + '\n' + VOLUMES_SCHEMA + '\n' + CSI_SCHEMA + '\n' + BUILD_SCHEMA;
 
 /** Synchronous sleep: start-up runs before any event loop work matters. */
 function sleepSync(ms: number): void {
@@ -143,12 +226,23 @@ function retryBusy<T>(fn: () => T, deadlineMs = 30_000): T {
   }
 }
 
+/** A 31-bit hash of the schema text (SQLite's user_version is a signed 32-bit integer). */
+function schemaVersion(): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < SCHEMA.length; i++) h = Math.imul(h ^ SCHEMA.charCodeAt(i), 0x01000193);
+  return (h >>> 1) || 1;
+}
+
 export function openDatabase(path: string): DB {
   const db = new Database(path, { timeout: 30_000 });
   retryBusy(() => db.pragma('journal_mode = WAL'));
   db.pragma('synchronous = NORMAL'); // durable at checkpoint; WAL keeps it consistent on crash
   db.pragma('foreign_keys = ON');
   const version = retryBusy(() => db.pragma('user_version', { simple: true }) as number);
+  // The schema's own hash is its version: any change to the text re-runs it (every
+  // statement is CREATE … IF NOT EXISTS), so a data root made by an older stowage
+  // gets the new tables without anyone remembering to bump a number.
+  const SCHEMA_VERSION = schemaVersion();
   if (version !== SCHEMA_VERSION) {
     retryBusy(() => db.transaction(() => {
       db.exec(SCHEMA);

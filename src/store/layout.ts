@@ -8,6 +8,9 @@
 //   <root>/<driver>/           one folder per storage driver (overlay2/, vfs/ ...)
 //   <root>/containers/<id>/    per container: config, logs, runtime bundle
 //   <root>/volumes/            volumes (local driver: volumes/NAME/_data; NAME/quota.img for a size quota)
+//   <root>/csi/snapshots/<id>.img  CSI snapshots: copies of a volume's image (csi/ server)
+//   <root>/csi/targets/NAME/{stage,publish}  where the CSI volume driver stages and publishes volume NAME
+//   <root>/csi/driver/NAME.json  the CSI volume driver's record of volume NAME
 //   <root>/tmp/                staging: everything is built here, then renamed into place
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -41,6 +44,18 @@ export class Layout {
   volumeData(name: string): string { return join(this.root, 'volumes', name, '_data'); }
   /** volumes/NAME/quota.img: the filesystem image of a volume with a size quota, loop-mounted on _data. */
   volumeQuotaImage(name: string): string { return join(this.root, 'volumes', name, 'quota.img'); }
+  /** volumes/NAME/_data/block.img: a CSI block volume's device image (attached as a loop device). */
+  volumeBlockImage(name: string): string { return join(this.root, 'volumes', name, '_data', 'block.img'); }
+  /** csi/: the CSI plugin's own files. */
+  get csiDir(): string { return join(this.root, 'csi'); }
+  get csiSnapshotsDir(): string { return join(this.root, 'csi', 'snapshots'); }
+  /** csi/snapshots/ID.img: a snapshot, a sparse copy of its source volume's image. */
+  csiSnapshot(id: string): string { return join(this.root, 'csi', 'snapshots', `${id}.img`); }
+  /** csi/targets/: staging and publish targets of volumes used through the CSI volume driver. */
+  get csiTargetsDir(): string { return join(this.root, 'csi', 'targets'); }
+  /** csi/driver/NAME.json: the CSI volume driver's record of a volume (endpoint, CSI id, holders). */
+  csiDriverRecord(name: string): string { return join(this.root, 'csi', 'driver', `${name}.json`); }
+  get csiDriverDir(): string { return join(this.root, 'csi', 'driver'); }
   get tmpDir(): string { return join(this.root, 'tmp'); }
 
   /**

@@ -1,6 +1,17 @@
 // service.ts: the volume service. Records live in the metadata database (tables in
-// store/db.ts VOLUMES_SCHEMA), files are the driver's (only `local` so far; plugins
-// and CSI come later and are refused by name until then).
+// store/db.ts VOLUMES_SCHEMA); data is the volume's driver's: `local` (files under the
+// data root, called synchronously inside the transactions below), a Docker volume
+// plugin or CSI (volumes/drivers/, called asynchronously after the record is written).
+//
+// Plugin volumes, in the same record-first order: create inserts the row 'creating',
+// calls the plugin's Create, then turns the row 'ready' (deleted again if Create fails;
+// a creator that dies leaves a 'creating' row that is dropped, never a plugin Remove,
+// since the plugin's volume may be another engine's). acquire inserts the volume_mounts
+// row with its holder before the plugin's Mount, so a process that dies after Mount
+// leaves a row recover() answers with an Unmount; release calls Unmount first and
+// deletes the row after (a failed Unmount keeps the row for recover() to retry).
+// remove deletes the row (refused while used) and then calls Remove; when the plugin
+// refuses, the row is put back.
 //
 // Crash safety, as the layer store: create writes the row in state 'creating' with
 // the creator's owner token, then the driver makes the directory (staged, renamed
@@ -22,12 +33,16 @@ import type { DB } from '../store/db.js';
 import { VOLUMES_SCHEMA, isForeignKeyViolation, isUniqueViolation } from '../store/db.js';
 import type { Layout } from '../store/layout.js';
 import { ownerAlive, ownerToken } from '../store/owner.js';
-import { conflict, invalidArgument, notFound, notImplemented, internal, StowageError } from '../errors.js';
+import { conflict, invalidArgument, notFound, internal, StowageError } from '../errors.js';
 import { volumeNameProblem } from '../mounts/parse.js';
 import type { MountSpec } from '../mounts/spec.js';
 import { LocalDriver } from './local.js';
 import { parseLocalOptions, needsMount, type LocalOptions } from './options.js';
 import { parseVolumeFilters, type VolumeFilter } from './filters.js';
+import { LocalVolumeDriver } from './drivers/local.js';
+import { resolveVolumeDriver, type VolumeDriver } from './drivers/index.js';
+import { PluginVolumeDriver } from './drivers/plugin.js';
+import { discoverPlugins, findPlugin } from '../plugins/discovery.js';
 
 export const ANONYMOUS_LABEL = 'com.docker.volume.anonymous';
 
@@ -51,7 +66,9 @@ export interface VolumeInspect {
   Mountpoint: string;
   Name: string;
   Options: Record<string, string> | null;
-  Scope: 'local';
+  Scope: 'local' | 'global';
+  /** What a plugin reports about the volume (VolumeDriver.Get's Status). */
+  Status?: Record<string, unknown>;
 }
 
 export interface CreateVolumeOptions {
@@ -73,17 +90,20 @@ export function rfc3339(ms: number): string {
   return local + (off === 0 ? 'Z' : `${off > 0 ? '+' : '-'}${p(off / 60)}:${p(off % 60)}`);
 }
 
-/** Refuses drivers other than local, naming them (plugins and CSI come later). */
+export const isLocalDriver = (driver: string) => driver === '' || driver === 'local';
+
+/** Refuses a driver that cannot be found: a plugin name nothing answers to (NotFound names where stowage looked). */
 export function checkDriver(driver: string): void {
-  if (driver === '' || driver === 'local') return;
-  throw notImplemented(`error looking up volume plugin ${driver}: volume driver plugins are not supported yet (driver ${JSON.stringify(driver)}; only "local" is available)`, { name: driver });
+  if (isLocalDriver(driver) || driver === 'csi') return;
+  findPlugin(driver);
 }
 
-/** Everything `volume create` would refuse about a request, without creating anything. */
+/** Everything `volume create` would refuse about a request, without creating anything (plugins judge their own options). */
 export function checkVolumeRequest(name: string, driver: string, options: Record<string, string>): LocalOptions {
   checkDriver(driver);
   const why = volumeNameProblem(name);
   if (why) throw invalidArgument(`create ${name}: ${why}`, { op: 'volume create', name });
+  if (!isLocalDriver(driver)) return {};
   try {
     return parseLocalOptions(options, name);
   } catch (err) {
@@ -94,9 +114,14 @@ export function checkVolumeRequest(name: string, driver: string, options: Record
 
 export class VolumeService {
   readonly local: LocalDriver;
+  readonly localDriver: LocalVolumeDriver;
+  /** The key plugin drivers are cached under (one handshake per plugin per service). */
+  private readonly driverKey: { layout: Layout };
 
   constructor(private readonly db: DB, private readonly layout: Layout) {
     this.local = new LocalDriver(layout);
+    this.localDriver = new LocalVolumeDriver(this.local, (n) => layout.volumeData(n), (n) => { const r = this.row(n); return r ? JSON.parse(r.options) : undefined; });
+    this.driverKey = { layout };
     // Data roots made before the volume tables existed get them now.
     if (!db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'volume_mounts'`).get()) db.exec(VOLUMES_SCHEMA);
   }
@@ -104,8 +129,13 @@ export class VolumeService {
   private toRecord(r: Row): VolumeRecord {
     return {
       name: r.name, driver: r.driver, labels: JSON.parse(r.labels), options: JSON.parse(r.options), state: r.state, owner: r.owner,
-      createdAt: r.created_at, mountpoint: this.layout.volumeData(r.name),
+      createdAt: r.created_at, mountpoint: isLocalDriver(r.driver) ? this.layout.volumeData(r.name) : '',
     };
+  }
+
+  /** The driver of that name (local, csi, or a plugin found by discovery). */
+  driver(name: string): VolumeDriver {
+    return resolveVolumeDriver(this.driverKey, name, { local: this.localDriver });
   }
 
   private row(name: string): Row | undefined {
@@ -145,6 +175,7 @@ export class VolumeService {
     const existing = await this.waitReady(name, opts.waitMs ?? 60_000);
     if (existing) return { volume: this.sameDriver(existing, driver), created: false };
     const parsed = checkVolumeRequest(name, driver, options);
+    const plugin = isLocalDriver(driver) ? undefined : this.driver(driver);
     try {
       this.db.prepare(`INSERT INTO volumes (name, driver, labels, options, state, owner, created_at) VALUES (?, ?, ?, ?, 'creating', ?, ?)`)
         .run(name, driver, JSON.stringify(labels), JSON.stringify(options), ownerToken(), Date.now());
@@ -153,11 +184,12 @@ export class VolumeService {
       throw err;
     }
     try {
-      this.local.create(name, parsed);
+      if (plugin) await plugin.create(name, options);
+      else this.local.create(name, parsed);
       this.db.prepare(`UPDATE volumes SET state = 'ready', owner = NULL WHERE name = ?`).run(name);
     } catch (err) {
       this.db.prepare('DELETE FROM volumes WHERE name = ?').run(name);
-      this.local.remove(name);
+      if (!plugin) this.local.remove(name);
       throw err;
     }
     return { volume: this.get(name), created: true };
@@ -189,7 +221,7 @@ export class VolumeService {
       this.db.prepare('DELETE FROM volumes WHERE name = ?').run(r.name);
       return true;
     }).immediate();
-    if (gone) this.local.remove(r.name);
+    if (gone && isLocalDriver(r.driver)) this.local.remove(r.name);
   }
 
   /**
@@ -200,6 +232,10 @@ export class VolumeService {
   async ensureForMount(spec: MountSpec): Promise<VolumeRecord> {
     if (spec.type !== 'volume') throw invalidArgument(`${spec.spec} is a ${spec.type} mount, not a volume`);
     const v = spec.volume!;
+    // A mount that names no other driver uses an existing volume whatever its driver
+    // (Docker conflicts only when a driver is asked for and differs).
+    const existing = spec.source ? this.find(spec.source) : undefined;
+    if (existing && isLocalDriver(v.driver)) return existing;
     const { volume } = await this.create(spec.source || undefined, { driver: v.driver, labels: v.labels, options: v.options });
     return volume;
   }
@@ -233,8 +269,10 @@ export class VolumeService {
    * default this one); when that process is gone, recover() releases for it.
    * Idempotent per (volume, container).
    */
-  acquire(name: string, containerId: string, opts: { holder?: string | null } = {}): string {
+  async acquire(name: string, containerId: string, opts: { holder?: string | null; signal?: AbortSignal } = {}): Promise<string> {
     const holder = opts.holder === undefined ? ownerToken() : opts.holder;
+    const rec = this.get(name);
+    if (!isLocalDriver(rec.driver)) return this.acquirePlugin(rec, containerId, holder, opts.signal);
     return this.db.transaction(() => {
       const v = this.get(name);
       try {
@@ -249,8 +287,38 @@ export class VolumeService {
     }).immediate();
   }
 
-  /** A container stops using a volume: the last release unmounts it. Idempotent. */
-  release(name: string, containerId: string): void {
+  private insertMount(name: string, containerId: string, holder: string | null): void {
+    try {
+      this.db.prepare('INSERT OR REPLACE INTO volume_mounts (volume_name, container_id, holder) VALUES (?, ?, ?)').run(name, containerId, holder);
+    } catch (err) {
+      if (isForeignKeyViolation(err)) throw notFound(`acquire volume ${name}: no such container ${containerId}`, { name, cause: err });
+      throw err;
+    }
+  }
+
+  /** Row first, then the plugin's Mount; the row goes again when Mount fails. */
+  private async acquirePlugin(v: VolumeRecord, containerId: string, holder: string | null, signal?: AbortSignal): Promise<string> {
+    const d = this.driver(v.driver);
+    this.insertMount(v.name, containerId, holder);
+    try {
+      return await d.mount(v.name, containerId, signal ? { signal } : {});
+    } catch (err) {
+      // A hang or a dropped connection leaves it unknown whether the plugin mounted: give it back.
+      if ((err as StowageError).kind === 'Unavailable') await d.unmount(v.name, containerId).catch(() => {});
+      this.db.prepare('DELETE FROM volume_mounts WHERE volume_name = ? AND container_id = ?').run(v.name, containerId);
+      throw err;
+    }
+  }
+
+  /** A container stops using a volume: the last release unmounts it (a plugin's Unmount for every release). Idempotent. */
+  async release(name: string, containerId: string, opts: { signal?: AbortSignal } = {}): Promise<void> {
+    const r = this.row(name);
+    if (r && !isLocalDriver(r.driver)) {
+      if (!this.db.prepare('SELECT 1 FROM volume_mounts WHERE volume_name = ? AND container_id = ?').get(name, containerId)) return;
+      await this.driver(r.driver).unmount(name, containerId, opts.signal ? { signal: opts.signal } : {});
+      this.db.prepare('DELETE FROM volume_mounts WHERE volume_name = ? AND container_id = ?').run(name, containerId);
+      return;
+    }
     this.db.transaction(() => {
       this.db.prepare('DELETE FROM volume_mounts WHERE volume_name = ? AND container_id = ?').run(name, containerId);
       this.unmountIfIdle(name);
@@ -261,6 +329,7 @@ export class VolumeService {
   private unmountIfIdle(name: string): void {
     if (this.db.prepare('SELECT 1 FROM volume_mounts WHERE volume_name = ?').get(name)) return;
     const r = this.row(name);
+    if (r && !isLocalDriver(r.driver)) return;
     const o = r ? parseLocalOptions(JSON.parse(r.options), name) : undefined;
     if (!o || needsMount(o) || this.local.mounted(name)) this.local.unmount(name);
   }
@@ -279,7 +348,7 @@ export class VolumeService {
    * Removes a volume: row first (SQLite refuses while a container uses it), files
    * after. Conflict names the containers; NotFound when there is no such volume.
    */
-  remove(name: string): void {
+  async remove(name: string, opts: { signal?: AbortSignal } = {}): Promise<void> {
     const r = this.row(name);
     if (!r || r.state !== 'ready') throw notFound(`get ${name}: no such volume`, { op: 'volume rm', name });
     try {
@@ -292,7 +361,17 @@ export class VolumeService {
       }
       throw err;
     }
-    this.local.remove(name);
+    if (isLocalDriver(r.driver)) { this.local.remove(name); return; }
+    try {
+      await this.driver(r.driver).remove(name, opts.signal ? { signal: opts.signal } : {});
+    } catch (err) {
+      // The plugin kept it: so does stowage (unless the name was taken meanwhile).
+      try {
+        this.db.prepare(`INSERT INTO volumes (name, driver, labels, options, state, owner, created_at) VALUES (?, ?, ?, ?, 'ready', NULL, ?)`)
+          .run(r.name, r.driver, r.labels, r.options, r.created_at);
+      } catch { /* another process made one of that name */ }
+      throw err;
+    }
   }
 
   /** Volumes matching --filter values (dangling=, driver=, label=, name=). */
@@ -301,12 +380,55 @@ export class VolumeService {
     return this.all().filter((v) => f.matches(v, this.isUsed(v.name)));
   }
 
+  /**
+   * list() plus the volumes plugins report that stowage has no record of (Docker's
+   * `volume ls` asks every driver). A plugin that cannot be asked becomes a warning.
+   */
+  async listAll(filters: string[] = []): Promise<{ volumes: VolumeRecord[]; warnings: string[] }> {
+    const f = parseVolumeFilters(filters, 'list');
+    const records = this.all();
+    const known = new Set(records.map((v) => v.name));
+    const warnings: string[] = [];
+    const extra: VolumeRecord[] = [];
+    for (const d of this.pluginDrivers(warnings, records.map((v) => v.driver))) {
+      try {
+        await d.activate({ retryMs: 0 });
+        for (const v of await d.list()) {
+          if (known.has(v.name)) continue;
+          known.add(v.name);
+          extra.push({ name: v.name, driver: d.name, labels: {}, options: {}, state: 'ready', owner: null, createdAt: 0, mountpoint: v.mountpoint ?? '' });
+        }
+      } catch (err) {
+        warnings.push((err as Error).message);
+      }
+    }
+    const volumes = [...records, ...extra].filter((v) => f.matches(v, this.isUsed(v.name)));
+    return { volumes, warnings };
+  }
+
+  /** The plugin drivers of recorded volumes and of every discovered plugin. */
+  private pluginDrivers(warnings: string[], recorded: string[]): PluginVolumeDriver[] {
+    const names = new Set(recorded.filter((d) => !isLocalDriver(d) && d !== 'csi'));
+    for (const p of discoverPlugins()) {
+      if ('error' in p) warnings.push(`plugin ${p.name} (${p.source}): ${p.error}`);
+      else names.add(p.name);
+    }
+    const out: PluginVolumeDriver[] = [];
+    for (const n of names) {
+      try {
+        const d = this.driver(n);
+        if (d instanceof PluginVolumeDriver) out.push(d);
+      } catch (err) { warnings.push((err as Error).message); }
+    }
+    return out;
+  }
+
   isUsed(name: string): boolean {
     return !!this.db.prepare('SELECT 1 WHERE EXISTS (SELECT 1 FROM container_volumes WHERE volume_name = @n) OR EXISTS (SELECT 1 FROM volume_mounts WHERE volume_name = @n)').get({ n: name });
   }
 
   /** Unused volumes (anonymous ones only unless all), matching label filters; removed one by one. */
-  prune(opts: { all?: boolean; filters?: string[] } = {}): { VolumesDeleted: string[]; SpaceReclaimed: number } {
+  async prune(opts: { all?: boolean; filters?: string[] } = {}): Promise<{ VolumesDeleted: string[]; SpaceReclaimed: number }> {
     const f: VolumeFilter = parseVolumeFilters(opts.filters ?? [], 'prune');
     const all = opts.all || f.all;
     const deleted: string[] = [];
@@ -316,7 +438,7 @@ export class VolumeService {
       if (this.isUsed(v.name) || !f.matches(v, false)) continue;
       const size = this.sizeOf(v.name);
       try {
-        this.remove(v.name);
+        await this.remove(v.name);
         deleted.push(v.name);
         space += size;
       } catch (err) {
@@ -347,17 +469,41 @@ export class VolumeService {
     return total;
   }
 
-  inspect(name: string): VolumeInspect {
-    const v = this.get(name);
-    return {
-      CreatedAt: rfc3339(v.createdAt),
-      Driver: v.driver,
-      Labels: Object.keys(v.labels).length ? v.labels : null,
-      Mountpoint: v.mountpoint,
-      Name: v.name,
-      Options: Object.keys(v.options).length ? v.options : null,
-      Scope: 'local',
-    };
+  /** Docker's inspect JSON. A plugin volume's Mountpoint, Status and Scope come from the plugin (Get, Capabilities). */
+  async inspect(name: string): Promise<VolumeInspect> {
+    const v = this.find(name);
+    if (v && isLocalDriver(v.driver)) {
+      return {
+        CreatedAt: rfc3339(v.createdAt), Driver: v.driver, Labels: Object.keys(v.labels).length ? v.labels : null,
+        Mountpoint: v.mountpoint, Name: v.name, Options: Object.keys(v.options).length ? v.options : null, Scope: 'local',
+      };
+    }
+    const candidates: VolumeDriver[] = [];
+    if (v) candidates.push(this.driver(v.driver));
+    else for (const d of this.pluginDrivers([], [])) candidates.push(d);
+    for (const d of candidates) {
+      let got;
+      try {
+        if (!v && d instanceof PluginVolumeDriver) await d.activate({ retryMs: 0 });
+        got = await d.get(name);
+      } catch (err) {
+        if (v) throw err;
+        continue; // looking for an unrecorded volume: a plugin that cannot answer does not have it for us
+      }
+      if (!got) {
+        if (v) throw notFound(`get ${name}: volume plugin ${d.name} no longer has it (stowage's record remains; volume rm removes it)`, { op: 'volume inspect', name });
+        continue;
+      }
+      const { scope } = await d.capabilities();
+      const out: VolumeInspect = {
+        CreatedAt: got.createdAt ?? (v ? rfc3339(v.createdAt) : ''), Driver: d.name,
+        Labels: v && Object.keys(v.labels).length ? v.labels : null, Mountpoint: got.mountpoint ?? '', Name: name,
+        Options: v && Object.keys(v.options).length ? v.options : null, Scope: scope,
+      };
+      if (got.status) out.Status = got.status;
+      return out;
+    }
+    throw notFound(`get ${name}: no such volume`, { op: 'volume inspect', name });
   }
 
   /** What recover() would remove, without changing anything. */
@@ -371,9 +517,9 @@ export class VolumeService {
     return {
       abandoned: rows.filter((r) => r.state === 'creating' && !ownerAlive(r.owner)).map((r) => r.name),
       orphanDirs: dirs.filter((d) => !known.has(d)),
-      missingDirs: rows.filter((r) => r.state === 'ready' && !this.local.exists(r.name)).map((r) => r.name),
+      missingDirs: rows.filter((r) => r.state === 'ready' && isLocalDriver(r.driver) && !this.local.exists(r.name)).map((r) => r.name),
       deadMounts,
-      idleMounts: rows.filter((r) => r.state === 'ready' && !live.has(r.name) && this.local.mounted(r.name)).map((r) => r.name),
+      idleMounts: rows.filter((r) => r.state === 'ready' && isLocalDriver(r.driver) && !live.has(r.name) && this.local.mounted(r.name)).map((r) => r.name),
     };
   }
 
@@ -381,11 +527,22 @@ export class VolumeService {
    * Start-up reconciliation: releases mounts of dead holders, unmounts volumes
    * nobody holds, removes volumes whose creator died and directories without rows.
    */
-  recover(): { abandoned: string[]; orphans: string[]; released: string[] } {
+  async recover(): Promise<{ abandoned: string[]; orphans: string[]; released: string[] }> {
     const dirs = this.local.list(); // before the rows: see the header
     const released: string[] = [];
     const g = this.inspectGarbage();
     for (const d of g.deadMounts) {
+      const r = this.row(d.volume);
+      if (r && !isLocalDriver(r.driver)) {
+        // The plugin mounted for a process that is gone: Unmount for that container id.
+        // A plugin that cannot be reached keeps the row; the next recover() tries again.
+        try {
+          await this.driver(r.driver).unmount(d.volume, d.container, { signal: AbortSignal.timeout(10_000) });
+          this.db.prepare('DELETE FROM volume_mounts WHERE volume_name = ? AND container_id = ? AND holder IS NOT NULL').run(d.volume, d.container);
+          released.push(d.volume);
+        } catch { /* reported by system check as a dead mount */ }
+        continue;
+      }
       this.db.transaction(() => {
         const h = this.db.prepare('SELECT holder FROM volume_mounts WHERE volume_name = ? AND container_id = ?').get(d.volume, d.container) as { holder: string | null } | undefined;
         if (!h || h.holder === null || ownerAlive(h.holder)) return;

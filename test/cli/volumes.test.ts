@@ -41,7 +41,7 @@ describe('stowage volume', () => {
     assert.match(bad.stderr, /^Error: create a: volume name is too short/);
     const plugin = await s.run(['volume', 'create', '-d', 'rexray', 'v9']);
     assert.equal(plugin.code, 1);
-    assert.match(plugin.stderr, /volume driver plugins are not supported yet.*rexray/);
+    assert.match(plugin.stderr, /error looking up volume plugin rexray: plugin "rexray" not found \(looked for \/run\/stowage\/plugins\/rexray.sock/);
     const opt = await s.run(['volume', 'create', '-o', 'type=tmpfs', 'v8']);
     assert.match(opt.stderr, /missing required option: "device"/);
 

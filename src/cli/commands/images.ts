@@ -48,10 +48,10 @@ function rows(images: ImageSummary[], noTrunc: boolean): ImageRow[] {
 }
 
 function listAction(g: () => GlobalOptions) {
-  return async (reference: string | undefined, o: { all?: boolean; quiet?: boolean; digests?: boolean; noTrunc?: boolean; format?: string; filter?: string[] }) =>
+  return async (reference: string | undefined, o: { all?: boolean; quiet?: boolean; digests?: boolean; trunc?: boolean; format?: string; filter?: string[] }) =>
     withEngine(g(), (e) => {
       const images = e.images.list({ all: !!o.all, filters: o.filter ?? [], ...(reference ? { reference } : {}) });
-      const noTrunc = !!o.noTrunc;
+      const noTrunc = o.trunc === false; // commander turns --no-trunc into trunc: false
       if (o.quiet) {
         const seen = new Set<string>();
         for (const img of images) {
@@ -136,17 +136,19 @@ function rmAction(g: () => GlobalOptions) {
 }
 
 function historyAction(g: () => GlobalOptions) {
-  return async (name: string, o: { human?: boolean; noTrunc?: boolean; quiet?: boolean; format?: string }) =>
-    withEngine(g(), (e) => {
+  return async (name: string, o: { human?: boolean; trunc?: boolean; quiet?: boolean; format?: string }) =>
+    {
+      const noTrunc = o.trunc === false;
+      return withEngine(g(), (e) => {
       const items = e.images.history(name);
       const human = o.human !== false;
-      const shortId = (id: string) => (id === '<missing>' || o.noTrunc ? id : id.replace(/^sha256:/, '').slice(0, 12));
+      const shortId = (id: string) => (id === '<missing>' || noTrunc ? id : id.replace(/^sha256:/, '').slice(0, 12));
       if (o.quiet) { for (const h of items) out(shortId(h.Id) + '\n'); return; }
       const view = items.map((h) => ({
         ID: shortId(h.Id),
         CreatedSince: human ? since(h.Created) : new Date(h.Created * 1000).toISOString(),
         CreatedAt: new Date(h.Created * 1000).toISOString(),
-        CreatedBy: o.noTrunc || h.CreatedBy.length <= 45 ? h.CreatedBy : h.CreatedBy.slice(0, 44) + '…',
+        CreatedBy: noTrunc || h.CreatedBy.length <= 45 ? h.CreatedBy : h.CreatedBy.slice(0, 44) + '…',
         Size: human ? humanSize(h.Size) : String(h.Size),
         Comment: h.Comment,
       }));
@@ -156,6 +158,7 @@ function historyAction(g: () => GlobalOptions) {
       }
       out(table([['IMAGE', 'CREATED', 'CREATED BY', 'SIZE', 'COMMENT'], ...view.map((v) => [v.ID, v.CreatedSince, v.CreatedBy, v.Size, v.Comment])]));
     });
+    };
 }
 
 function tagAction(g: () => GlobalOptions) {

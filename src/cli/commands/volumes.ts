@@ -13,7 +13,7 @@ const out = (s: string) => process.stdout.write(s);
 async function service(e: Engine, recover = false): Promise<VolumeService> {
   const { volumeService } = await import('../../volumes/service.js');
   const s = volumeService(e);
-  if (recover) { await e.recover(); s.recover(); }
+  if (recover) { await e.recover(); await s.recover(); }
   return s;
 }
 
@@ -41,7 +41,20 @@ function row(v: VolumeRecord) {
 
 /** Natural order, as Docker's CLI sorts names (vol2 before vol10). */
 function naturalLess(a: string, b: string): number {
-  return a.localeCompare(b, 'en', { numeric: true, sensitivity: 'variant' });
+  // By hand: localeCompare with options initialises ICU's collator, ~7 ms of a ~90 ms command.
+  const re = /(\d+)|(\D+)/g;
+  const pa = a.match(re) ?? [];
+  const pb = b.match(re) ?? [];
+  for (let i = 0; i < Math.min(pa.length, pb.length); i++) {
+    const x = pa[i]!;
+    const y = pb[i]!;
+    if (x === y) continue;
+    const nx = /^\d/.test(x);
+    const ny = /^\d/.test(y);
+    if (nx && ny) return Number(x) - Number(y) || x.length - y.length;
+    return x < y ? -1 : 1;
+  }
+  return pa.length - pb.length;
 }
 
 function createAction(g: () => GlobalOptions) {
@@ -58,7 +71,9 @@ function lsAction(g: () => GlobalOptions) {
   return async (o: { quiet?: boolean; format?: string; filter?: string[] }) =>
     withEngine(g(), async (e) => {
       const s = await service(e);
-      const vols = s.list(o.filter ?? []).sort((a, b) => naturalLess(a.name, b.name));
+      const { volumes, warnings } = await s.listAll(o.filter ?? []);
+      for (const w of warnings) process.stderr.write(`Warning: ${w}\n`);
+      const vols = volumes.sort((a, b) => naturalLess(a.name, b.name));
       if (o.quiet) { out(vols.map((v) => v.name + '\n').join('')); return; }
       if (o.format) { out(renderTemplate(compileTemplate(o.format, HEADERS), vols.map(row))); return; }
       out(table([['DRIVER', 'VOLUME NAME'], ...vols.map((v) => [v.driver, v.name])]));
@@ -72,7 +87,7 @@ function inspectAction(g: () => GlobalOptions) {
       const found: unknown[] = [];
       const errors: string[] = [];
       for (const n of names) {
-        try { found.push(s.inspect(n)); } catch (err) { errors.push((err as Error).message); }
+        try { found.push(await s.inspect(n)); } catch (err) { errors.push((err as Error).message); }
       }
       if (o.format) out(renderTemplate(compileTemplate(o.format), found));
       else out(json(found) + '\n');
@@ -87,7 +102,7 @@ function rmAction(g: () => GlobalOptions) {
       const errors: string[] = [];
       for (const n of names) {
         try {
-          s.remove(n);
+          await s.remove(n);
           out(n + '\n');
         } catch (err) {
           // -f ignores volumes that do not exist (Docker's force), never volumes in use.
@@ -116,7 +131,7 @@ function pruneAction(g: () => GlobalOptions) {
     }
     await withEngine(g(), async (e) => {
       const s = await service(e, true);
-      const r = s.prune({ all: !!o.all, filters: o.filter ?? [] });
+      const r = await s.prune({ all: !!o.all, filters: o.filter ?? [] });
       if (r.VolumesDeleted.length) out(`Deleted Volumes:\n${r.VolumesDeleted.map((n) => n + '\n').join('')}\n`);
       out(`Total reclaimed space: ${humanSize(r.SpaceReclaimed)}\n`);
     });
