@@ -19,7 +19,7 @@ import type {
   ApplyTarget, ChangeSource, DriverStatus, Mount, StorageDriver, Usage,
 } from './driver.js';
 import { alreadyExists, errnoCode, failedPrecondition, notFound } from '../errors.js';
-import { backingFs, checkId, diskUsage, stagingName, writeFileAtomic } from './fsutil.js';
+import { backingFs, checkId, diskUsage, stagingName, ParentRecords } from './fsutil.js';
 import { mountsUnder, unmount } from './mount.js';
 import { haveCommand, run } from './exec.js';
 
@@ -46,6 +46,7 @@ export class BtrfsDriver implements StorageDriver {
 
   private get subvols(): string { return join(this.home, 'subvolumes'); }
   private get parents(): string { return join(this.home, 'parent'); }
+  private get parentRecords(): ParentRecords { return new ParentRecords(this.parents); }
 
   private dir(id: string): string {
     checkId(id);
@@ -59,13 +60,7 @@ export class BtrfsDriver implements StorageDriver {
   }
 
   private parentOf(id: string): string | null {
-    try {
-      const p = readFileSync(join(this.parents, id), 'utf8').trim();
-      return p === '' ? null : p;
-    } catch (err) {
-      if (errnoCode(err) === 'ENOENT') return null;
-      throw err;
-    }
+    return this.parentRecords.get(id);
   }
 
   status(): DriverStatus {
@@ -90,11 +85,11 @@ export class BtrfsDriver implements StorageDriver {
     try {
       if (pdir === null) await run('btrfs', ['subvolume', 'create', stage], { op: 'create' });
       else await run('btrfs', ['subvolume', 'snapshot', pdir, stage], { op: 'create' });
-      writeFileAtomic(join(this.parents, id), parent ?? '');
+      this.parentRecords.set(id, parent);
       renameSync(stage, dir);
     } catch (err) {
       if (existsSync(stage)) await deleteSubvolume(stage).catch(() => undefined);
-      if (!existsSync(dir)) rmSync(join(this.parents, id), { force: true });
+      if (!existsSync(dir)) this.parentRecords.remove(id);
       const code = errnoCode(err);
       if (code === 'ENOTEMPTY' || code === 'EEXIST') throw alreadyExists(`layer ${id} already exists`, { name: id, cause: err });
       throw err;
@@ -129,7 +124,7 @@ export class BtrfsDriver implements StorageDriver {
       }
       if (existsSync(doomed)) await deleteSubvolume(doomed);
     }
-    rmSync(join(this.parents, id), { force: true });
+    this.parentRecords.remove(id);
   }
 
   /**
@@ -165,7 +160,7 @@ export class BtrfsDriver implements StorageDriver {
     }
     for (const n of existsSync(this.parents) ? readdirSync(this.parents) : []) {
       if (n.startsWith('.') || !existsSync(join(this.subvols, n))) {
-        rmSync(join(this.parents, n), { force: true });
+        this.parentRecords.remove(n);
         removed.push(join('parent', n));
       }
     }

@@ -3,7 +3,7 @@
 import { promises as fsp, writeFileSync, renameSync, rmSync, statfsSync, existsSync, readFileSync, realpathSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join, basename } from 'node:path';
-import { invalidArgument } from '../errors.js';
+import { errnoCode, invalidArgument } from '../errors.js';
 import { mountsUnder, unmount } from './mount.js';
 import type { Usage } from './driver.js';
 
@@ -164,4 +164,31 @@ export function mountOf(path: string): MountInfo | undefined {
     best = { mountPoint: mp, fsType: f[sep + 1] ?? '', source: (f[sep + 2] ?? '').replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))) };
   }
   return best;
+}
+
+/**
+ * The parent of each layer, for drivers whose layers are whole filesystems (vfs,
+ * btrfs) and so carry no chain of their own: one small file per layer under
+ * `<home>/parent/<id>`, empty for a base layer.
+ */
+export class ParentRecords {
+  constructor(private readonly dir: string) {}
+
+  get(id: string): string | null {
+    try {
+      const p = readFileSync(join(this.dir, id), 'utf8').trim();
+      return p === '' ? null : p;
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return null;
+      throw err;
+    }
+  }
+
+  set(id: string, parent: string | null): void {
+    writeFileAtomic(join(this.dir, id), parent ?? '');
+  }
+
+  remove(id: string): void {
+    rmSync(join(this.dir, id), { force: true });
+  }
 }

@@ -11,7 +11,7 @@ import type {
   ApplyTarget, ChangeSource, DriverStatus, Mount, StorageDriver, Usage,
 } from './driver.js';
 import { alreadyExists, errnoCode, internal, notFound } from '../errors.js';
-import { backingFs, checkId, diskUsage, removeTree, removeTreeSync, stagingName, writeFileAtomic } from './fsutil.js';
+import { backingFs, checkId, diskUsage, removeTree, removeTreeSync, stagingName, ParentRecords } from './fsutil.js';
 
 /**
  * Copies src to dst (which must not exist) with GNU cp. Node's fs.cp is not enough
@@ -42,6 +42,7 @@ export class VfsDriver implements StorageDriver {
 
   private get dirs(): string { return join(this.home, 'dir'); }
   private get parents(): string { return join(this.home, 'parent'); }
+  private get parentRecords(): ParentRecords { return new ParentRecords(this.parents); }
 
   private dir(id: string): string {
     checkId(id);
@@ -55,13 +56,7 @@ export class VfsDriver implements StorageDriver {
   }
 
   private parentOf(id: string): string | null {
-    try {
-      const p = readFileSync(join(this.parents, id), 'utf8').trim();
-      return p === '' ? null : p;
-    } catch (err) {
-      if (errnoCode(err) === 'ENOENT') return null;
-      throw err;
-    }
+    return this.parentRecords.get(id);
   }
 
   status(): DriverStatus {
@@ -83,11 +78,11 @@ export class VfsDriver implements StorageDriver {
       if (pdir === null) mkdirSync(stage, { mode: 0o755 });
       else await copyTree(pdir, stage);
       // The parent record goes first: a layer directory never exists without it.
-      writeFileAtomic(join(this.parents, id), parent ?? '');
+      this.parentRecords.set(id, parent);
       renameSync(stage, dir);
     } catch (err) {
       rmSync(stage, { recursive: true, force: true });
-      if (!existsSync(dir)) rmSync(join(this.parents, id), { force: true });
+      if (!existsSync(dir)) this.parentRecords.remove(id);
       const code = errnoCode(err);
       if (code === 'ENOTEMPTY' || code === 'EEXIST') throw alreadyExists(`layer ${id} already exists`, { name: id, cause: err });
       throw err;
@@ -112,7 +107,7 @@ export class VfsDriver implements StorageDriver {
   async remove(id: string): Promise<void> {
     const dir = this.dir(id);
     await removeTree(dir);
-    rmSync(join(this.parents, id), { force: true });
+    this.parentRecords.remove(id);
   }
 
   async usage(id: string): Promise<Usage> {
@@ -141,7 +136,7 @@ export class VfsDriver implements StorageDriver {
     }
     for (const n of existsSync(this.parents) ? readdirSync(this.parents) : []) {
       if (n.startsWith('.') || !existsSync(join(this.dirs, n))) {
-        rmSync(join(this.parents, n), { force: true });
+        this.parentRecords.remove(n);
         removed.push(join('parent', n));
       }
     }
