@@ -7,7 +7,7 @@
 // Prints a table, writes bench-results.json in the current directory, and prints a
 // markdown section for docs/benchmarks.md. Every daemon is stopped and everything
 // unmounted on the way out: normal end, failure, Ctrl-C (SIGINT) or SIGTERM.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cpus, release } from 'node:os';
 import { spawnSync } from 'node:child_process';
@@ -101,7 +101,14 @@ async function main(): Promise<number> {
     }
     const dockerVersion = docker ? (await docker.docker(['version', '--format', '{{.Server.Version}}'])).stdout.toString().trim() : null;
 
-    const stowage = new StowageCli(repoRoot, scratch, values['storage-driver']);
+    // btrfs needs its data root on btrfs: a loop-mounted image made here (unmounted and
+    // detached on the way out with the rest of scratch's mounts).
+    let stowageScratch = scratch;
+    if (values['storage-driver'] === 'btrfs') {
+      stowageScratch = btrfsScratch(scratch);
+      log(`stowage data root on a loop-mounted btrfs at ${stowageScratch}`);
+    }
+    const stowage = new StowageCli(repoRoot, stowageScratch, values['storage-driver']);
     cleanups.push(() => stowage.wipe());
 
     const results: CaseResult[] = [];
@@ -148,3 +155,18 @@ main().then(
     process.exit(1);
   },
 );
+
+/** A fresh btrfs filesystem (a sparse 8 GiB image under dir, loop-mounted) for the btrfs driver's data root. */
+function btrfsScratch(dir: string): string {
+  const img = join(dir, 'btrfs.img');
+  const mnt = join(dir, 'btrfs');
+  const run = (cmd: string, args: string[]) => {
+    const r = spawnSync(cmd, args, { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr.trim()}`);
+  };
+  run('truncate', ['-s', '8G', img]);
+  run('mkfs.btrfs', ['-q', img]);
+  mkdirSync(mnt, { recursive: true });
+  run('mount', ['-o', 'loop', img, mnt]); // mount(8) sets autoclear: unmounting detaches the loop device
+  return mnt;
+}
