@@ -16,7 +16,7 @@
 // exportChanges writes the layer tar in OCI form: D => "dir/.wh.NAME", an opaque
 // upper directory => "dir/.wh..wh..opq" right after the directory's own entry,
 // files with several links inside the layer => one file and hardlink entries.
-// trusted.overlay.* xattrs (overlayfs' own bookkeeping) are never exported.
+// Overlay bookkeeping xattrs (trusted.overlay.*, user.overlay.*, user.fuseoverlayfs.*) are never exported.
 import { closeSync, constants, lstatSync, openSync, readdirSync, readlinkSync, readSync, type Stats } from 'node:fs';
 import type { ChangeSource } from '../drivers/driver.js';
 import { internal } from '../errors.js';
@@ -41,7 +41,9 @@ function xattrMap(abs: string): Map<string, Buffer> {
   const sys = native();
   const m = new Map<string, Buffer>();
   for (const k of sys.llistxattr(abs)) {
-    if (k.startsWith('trusted.overlay.')) continue;
+    // The overlay implementations' own bookkeeping, never content: kernel overlayfs
+    // (trusted.overlay.*, user.overlay.* with userxattr) and fuse-overlayfs (user.fuseoverlayfs.*).
+    if (k.startsWith('trusted.overlay.') || k.startsWith('user.overlay.') || k.startsWith('user.fuseoverlayfs.')) continue;
     const v = sys.lgetxattr(abs, k);
     if (v) m.set(k, v);
   }

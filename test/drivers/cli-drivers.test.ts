@@ -4,7 +4,7 @@
 // each on the filesystem the driver needs (a loop-mounted btrfs, a zfs-fuse pool).
 import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { requires, requiresRoot, tempDir, assertNoMountsUnder } from '../helpers/env.js';
 import { stowage } from '../helpers/cli.js';
@@ -86,6 +86,11 @@ for (const c of cases) {
       assert.ok(diff.includes('A /data/new.txt') && diff.includes('D /data/old.txt'), diff.join('|'));
       await s.ok(['commit', 'w1', 'app:2']);
       assert.equal(await s.ok(['run', '--rm', 'app:2', 'ls', '/data']), 'new.txt\n');
+      // The committed layer holds content only, none of the overlay implementation's bookkeeping xattrs.
+      const saved = join(work, 'app2.tar');
+      await s.ok(['save', '-o', saved, 'app:2']);
+      const bytes = readFileSync(saved).toString('latin1');
+      assert.ok(!/user\.fuseoverlayfs\.|trusted\.overlay\.|user\.overlay\./.test(bytes), 'no overlay bookkeeping xattrs in the image');
       await s.ok(['rm', 'w1']);
       await s.ok(['rmi', 'app:2', 'app:1']);
       const check = await s.run(['system', 'check']);
