@@ -9,10 +9,13 @@
 #   btrfs-progs     mkfs.btrfs and `btrfs subvolume` for the btrfs storage driver
 #   zfs-fuse        ZFS in userspace (zpool/zfs and the zfs-fuse daemon) for the zfs driver
 #   fuse-overlayfs fuse3  overlay through FUSE, and fusermount3, for the fuse-overlayfs driver
+#   e2fsprogs       mkfs.ext4 and debugfs for size= volume quotas and CSI volumes
+#   glusterfs-server glusterfs-client  the GlusterFS volume plugin's tests (a real server)
+#   iproute2 procps util-linux  ip netns (the GlusterFS test host), pgrep, losetup/fsfreeze
 # Node.js 20 with npm, python3, make and g++ (for the native addon and
 # better-sqlite3) come with the machine.
 set -euo pipefail
-PKGS=(docker.io busybox-static zstd xz-utils bzip2 debootstrap attr btrfs-progs zfs-fuse fuse-overlayfs fuse3 crun runc e2fsprogs glusterfs-server glusterfs-client)
+PKGS=(docker.io busybox-static zstd xz-utils bzip2 debootstrap attr btrfs-progs zfs-fuse fuse-overlayfs fuse3 crun runc e2fsprogs glusterfs-server glusterfs-client iproute2 procps util-linux)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
