@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync, readFileSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { tempDir, requiresRoot, mountsUnder } from '../helpers/env.js';
+import { tempDir, requiresRoot, mountsUnder, cleanupFirst } from '../helpers/env.js';
 import { stowage } from '../helpers/cli.js';
 import { makeRootfs, makeDockerArchive } from '../helpers/images.js';
 
@@ -20,7 +20,7 @@ async function setup(t: import('node:test').TestContext, driver: string) {
   writeFileSync(join(top, 'var', 'lib', 'mysql', 'seed.sql'), 'CREATE TABLE t;\n');
   const arch = await makeDockerArchive(join(dir, 'db.tar'), { layers: [base, top], repoTags: ['db:1'], runConfig: { Cmd: ['/bin/sh'], Volumes: { '/var/lib/mysql': {} } } });
   await s.ok(['load', '-i', arch.path]);
-  t.after(async () => {
+  cleanupFirst(t, async () => {
     const ids = (await s.ok(['ps', '-aq'])).trim().split('\n').filter(Boolean);
     if (ids.length) await s.run(['rm', '-f', '-v', ...ids]);
   });

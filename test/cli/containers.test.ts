@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync, readFileSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { tempDir, requiresRoot, mountsUnder } from '../helpers/env.js';
+import { tempDir, requiresRoot, mountsUnder, cleanupFirst } from '../helpers/env.js';
 import { stowage, type Stowage } from '../helpers/cli.js';
 import { makeRootfs, makeDockerArchive } from '../helpers/images.js';
 
@@ -20,7 +20,7 @@ async function setup(t: import('node:test').TestContext, driver: string): Promis
   writeFileSync(join(top, 'data', 'base.txt'), 'from the image\n');
   const arch = await makeDockerArchive(join(dir, 'bb.tar'), { layers: [base, top], repoTags: ['bb:1'], runConfig: { Cmd: ['/bin/sh'], Env: ['FROM_IMAGE=yes'] } });
   await s.ok(['load', '-i', arch.path]);
-  t.after(async () => {
+  cleanupFirst(t, async () => {
     // Nothing may outlive the test: containers stopped, mounts released.
     await s.run(['rm', '-f', ...(await s.ok(['ps', '-aq'])).trim().split('\n').filter(Boolean)]);
   });

@@ -6,7 +6,7 @@ import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { requires, requiresRoot, tempDir, assertNoMountsUnder } from '../helpers/env.js';
+import { requires, requiresRoot, tempDir, assertNoMountsUnder, cleanupFirst, runFirstCleanups } from '../helpers/env.js';
 import { stowage } from '../helpers/cli.js';
 import { makeRootfs, makeDockerArchive } from '../helpers/images.js';
 import { indexTarFile } from '../../src/archive/tar-reader.js';
@@ -20,7 +20,8 @@ function rootOn(t: TestContext, backing: Backing | null): string | null {
   if (backing && !requires(t, !backing.unavailable, backing.unavailable ?? '')) return null;
   if (!backing) return join(tempDir(t), 'root');
   const dir = mkdtempSync(join(backing.dir, 'cli-'));
-  t.after(() => {
+  t.after(async () => {
+    await runFirstCleanups(t);
     assertNoMountsUnder(dir);
     rmSync(dir, { recursive: true, force: true });
   });
@@ -79,7 +80,7 @@ for (const c of cases) {
       writeFileSync(join(work, 'app', 'data', 'old.txt'), 'old\n');
       const archive = await makeDockerArchive(join(work, 'img.tar'), { layers: [base, join(work, 'app')], repoTags: ['app:1'] });
       const s = stowage(root, c.driver);
-      t.after(async () => { await s.run(['rm', '-f', 'w1']); });
+      cleanupFirst(t, async () => { await s.run(['rm', '-f', 'w1']); });
       await s.ok(['load', '-i', archive.path]);
       assert.equal(await s.ok(['run', '--name', 'w1', 'app:1', 'sh', '-c', 'echo new > /data/new.txt; rm /data/old.txt; cat /data/new.txt']), 'new\n');
       const diff = (await s.ok(['diff', 'w1'])).trim().split('\n');

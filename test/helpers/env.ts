@@ -24,11 +24,38 @@ export function requiresRoot(t: TestContext): boolean {
 /** A fresh temporary directory removed after the test (also when it fails). */
 export function tempDir(t: TestContext, prefix = 'stowage-test-'): string {
   const dir = mkdtempSync(join(process.env.STOWAGE_TEST_TMP ?? tmpdir(), prefix));
-  t.after(() => {
+  t.after(async () => {
+    await runFirstCleanups(t);
     assertNoMountsUnder(dir);
     rmSync(dir, { recursive: true, force: true });
   });
   return dir;
+}
+
+// node:test runs after-hooks in the order they were registered, so a clean-up that
+// needs the temporary directory (`stowage rm -f` of what a test left running) but is
+// registered after tempDir() would run once the directory is gone — and the command
+// would make a fresh data root there. cleanupFirst() queues such clean-ups; the
+// directory's own hook runs them (last registered first) before it removes anything.
+const firstCleanups = new WeakMap<TestContext, Array<() => unknown>>();
+
+export function cleanupFirst(t: TestContext, fn: () => unknown): void {
+  let list = firstCleanups.get(t);
+  if (!list) {
+    list = [];
+    firstCleanups.set(t, list);
+    t.after(() => runFirstCleanups(t)); // when no tempDir hook runs them earlier
+  }
+  list.push(fn);
+}
+
+export async function runFirstCleanups(t: TestContext): Promise<void> {
+  const list = firstCleanups.get(t);
+  if (!list) return;
+  while (list.length > 0) {
+    const fn = list.pop()!;
+    try { await fn(); } catch (err) { console.error('cleanup:', err); }
+  }
 }
 
 /** Mount points at or below dir, from /proc/self/mountinfo. */

@@ -9,7 +9,7 @@ import { mkdirSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { tempDir, requiresRoot } from '../helpers/env.js';
+import { tempDir, requiresRoot, cleanupFirst } from '../helpers/env.js';
 import { stowage } from '../helpers/cli.js';
 import { makeRootfs, makeDockerArchive } from '../helpers/images.js';
 import { serveMemory, rawPlugin, type Call, type Behaviour } from './fake.js';
@@ -41,7 +41,7 @@ async function setup(t: import('node:test').TestContext) {
   await makeRootfs(base, 'busybox');
   const arch = await makeDockerArchive(join(dir, 'img.tar'), { layers: [base], repoTags: ['img:1'], runConfig: { Cmd: ['/bin/sh'] } });
   await s.ok(['load', '-i', arch.path]);
-  t.after(async () => {
+  cleanupFirst(t, async () => {
     const ids = (await s.ok(['ps', '-aq'])).trim().split('\n').filter(Boolean);
     if (ids.length) await s.run(['rm', '-f', ...ids]);
   });
