@@ -2,10 +2,13 @@
 // remove, list, inspect, rename, prune, logs, exec, diff, commit, export, cp.
 // A container is one writable layer on its image's top layer plus a record.
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { spawn } from 'node:child_process';
-import { join, basename } from 'node:path';
+import { join, basename, posix } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { Engine } from '../engine.js';
+import type { LayerRecord } from '../layers/store.js';
 import type { ContainerRecord, ContainerRunConfig, HostConfig } from './types.js';
 import { initialState } from './types.js';
 import { validateName } from './store.js';
@@ -140,36 +143,39 @@ export class ContainerService {
     // Layers first (leased), then the row, then the folder; a crash leaves only garbage recovery removes.
     // The init layer holds the runtime's mount points when the image lacks them (see init-layer.ts).
     let base = top;
-    const initTar = initLayerTar(top ? this.engine.driver.changeSource(top.id) : null);
-    if (initTar) {
-      if ((top?.depth ?? 0) + 2 > this.engine.driver.maxDepth) {
-        removeAnonymousVolumes(this.engine, plan.createdAnonymous);
-        throw failedPrecondition(`max depth exceeded: image ${o.image} has ${top?.depth ?? 0} layers and lacks the runtime's mount points (/proc, /sys, /dev, /etc/hostname, /etc/hosts or /etc/resolv.conf), so a container needs an init layer and a writable layer on it; the ${this.engine.driver.name} driver stacks at most ${this.engine.driver.maxDepth}. Add those paths to the image, or use fewer layers.`, { name: o.image });
-      }
-      base = await this.engine.layers.createWritable(top);
-      await this.engine.layers.applyToWritable(base, initTar);
-    }
-    const layer = await this.engine.layers.createWritable(base);
-    const rec: ContainerRecord = {
-      Id: id, Name: name, Created: new Date().toISOString(), Path: args[0]!, Args: args.slice(1),
-      Image: img.id, ImageRef: o.image, Driver: this.engine.driver.name, LayerId: layer.id,
-      Config: config, HostConfig: hostConfig, State: initialState(), RestartCount: 0,
-      Mounts: inspectMounts(this.engine, plan.specs), MountSpecs: plan.specs,
-    };
+    let layer: LayerRecord | undefined;
+    let inserted = false;
     try {
+      const initTar = initLayerTar(top ? this.engine.driver.changeSource(top.id) : null);
+      if (initTar) {
+        if ((top?.depth ?? 0) + 2 > this.engine.driver.maxDepth) {
+          throw failedPrecondition(`max depth exceeded: image ${o.image} has ${top?.depth ?? 0} layers and lacks the runtime's mount points (/proc, /sys, /dev, /etc/hostname, /etc/hosts or /etc/resolv.conf), so a container needs an init layer and a writable layer on it; the ${this.engine.driver.name} driver stacks at most ${this.engine.driver.maxDepth}. Add those paths to the image, or use fewer layers.`, { name: o.image });
+        }
+        base = await this.engine.layers.createWritable(top);
+        await this.engine.layers.applyToWritable(base, initTar);
+      }
+      layer = await this.engine.layers.createWritable(base);
+      const rec: ContainerRecord = {
+        Id: id, Name: name, Created: new Date().toISOString(), Path: args[0]!, Args: args.slice(1),
+        Image: img.id, ImageRef: o.image, Driver: this.engine.driver.name, LayerId: layer.id,
+        Config: config, HostConfig: hostConfig, State: initialState(), RestartCount: 0,
+        Mounts: inspectMounts(this.engine, plan.specs), MountSpecs: plan.specs,
+      };
       this.store.insert(rec);
+      inserted = true;
       attachVolumes(this.engine, rec);
-    } catch (err) {
-      this.store.delete(rec.Id);
+      mkdirSync(this.engine.layout.container(id), { recursive: true, mode: 0o710 });
       this.engine.layers.releaseLeases();
-      await this.engine.layers.removeIfUnused(layer.id);
+      return rec;
+    } catch (err) {
+      // Whatever this create made goes again: the row, its layers, its anonymous volumes.
+      if (inserted) this.store.delete(id);
+      this.engine.layers.releaseLeases();
+      if (layer) await this.engine.layers.removeIfUnused(layer.id);
       if (base && base !== top) await this.engine.layers.removeIfUnused(base.id);
       await removeAnonymousVolumes(this.engine, plan.createdAnonymous);
       throw err;
     }
-    mkdirSync(this.engine.layout.container(id), { recursive: true, mode: 0o710 });
-    this.engine.layers.releaseLeases();
-    return rec;
   }
 
   private freeName(): string {
@@ -241,9 +247,12 @@ export class ContainerService {
     if (opts.volumes) await removeAnonymousVolumes(this.engine, anonymous);
     try { releaseRootfs(this.engine, c); } catch { /* reported by check */ }
     await this.engine.runtime(c.HostConfig.Runtime || undefined).delete(c.Id, { force: true }).catch(() => {});
-    // The writable layer, then its init layer if nothing else uses it (the image's layers stay).
-    await this.engine.layers.releaseChain(c.LayerId, { stopAtImageLayers: true });
-    rmSync(this.engine.layout.container(c.Id), { recursive: true, force: true });
+    try {
+      // The writable layer, then its init layer if nothing else uses it (the image's layers stay).
+      await this.engine.layers.releaseChain(c.LayerId, { stopAtImageLayers: true });
+    } finally {
+      rmSync(this.engine.layout.container(c.Id), { recursive: true, force: true });
+    }
     return c;
   }
 
@@ -342,11 +351,9 @@ export class ContainerService {
   /** `docker export`: the flattened filesystem as a tar stream. */
   async export(ref: string, out: NodeJS.WritableStream): Promise<void> {
     const c = this.store.resolve(ref);
-    await this.withRootfs(c, async (root) => {
-      for await (const chunk of exportTree(root)) {
-        if (!out.write(chunk)) await new Promise((r) => out.once('drain', r));
-      }
-    });
+    // pipeline rejects on a write error (a missing folder, a full disk, a closed pipe),
+    // so withRootfs releases its mount and the caller removes its partial file.
+    await this.withRootfs(c, (root) => pipeline(Readable.from(exportTree(root)), out, { end: false }));
   }
 
   /** `docker cp` in either direction; container paths are resolved inside the container's root only. */
@@ -358,8 +365,10 @@ export class ContainerService {
       let from: string;
       let to: string;
       if (src.container) {
-        from = resolveInRoot(root, src.path);
-        if (!existsSync(from)) throw notFound(`Could not find the file ${src.path} in container ${ref}`, { name: src.path });
+        // As Docker: a symlink named as the source is copied as the link (its folders
+        // are resolved inside the container; the last component is not followed).
+        from = join(resolveInRoot(root, posix.dirname(src.path)), posix.basename(src.path));
+        if (!lexists(from)) throw notFound(`Could not find the file ${src.path} in container ${ref}`, { name: src.path });
         to = dst.path;
       } else {
         if (!existsSync(src.path)) throw notFound(`could not find the local file ${src.path}`, { name: src.path });
@@ -368,8 +377,12 @@ export class ContainerService {
         to = targetIsDir ? join(target, basename(src.path)) : target;
         from = src.path;
       }
+      // Into a container, --remove-destination replaces a symlink the container planted at
+      // the destination (or deeper in a copied tree) instead of writing through it onto
+      // the host, as Docker's tar extraction replaces it.
+      const args = ['-a', '--no-dereference', ...(src.container ? [] : ['--remove-destination']), '--', from, to];
       await new Promise<void>((resolve, reject) => {
-        const p = spawn('cp', ['-a', '--no-dereference', '--', from, to], { stdio: ['ignore', 'ignore', 'pipe'] });
+        const p = spawn('cp', args, { stdio: ['ignore', 'ignore', 'pipe'] });
         let err = '';
         p.stderr.on('data', (b: Buffer) => (err += b.toString()));
         p.on('error', reject);
@@ -416,10 +429,9 @@ export class ContainerService {
     if (data) data.MergedDir = rootfsPath(this.engine, c);
     return { Name: this.engine.driver.name, Data: data };
   }
+}
 
-  owner(): string { return ownerToken(); }
-
-  readLogFile(c: ContainerRecord): string {
-    try { return readFileSync(this.logPath(c), 'utf8'); } catch { return ''; }
-  }
+/** Like existsSync, without following a symlink at the end. */
+function lexists(p: string): boolean {
+  try { lstatSync(p); return true; } catch { return false; }
 }

@@ -2,7 +2,7 @@
 // drivers: the writable layer's semantics, the lifecycle, exit codes, bad input.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync, readFileSync, existsSync, readdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync, readFileSync, existsSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { tempDir, requiresRoot, mountsUnder, cleanupFirst } from '../helpers/env.js';
@@ -183,6 +183,17 @@ for (const driver of ['overlay2', 'vfs']) {
       await s.ok(['exec', 'ce', 'ln', '-s', '/etc/passwd', '/data/link']);
       await s.ok(['cp', 'ce:/data/base.txt', join(dir, 'out.txt')]);
       assert.equal(readFileSync(join(dir, 'out.txt'), 'utf8'), 'from the image\n');
+      // A symlink the container planted never leads a copy onto the host: copied out, it
+      // stays a link; copied into, a host file at the link's target is untouched.
+      await s.ok(['cp', 'ce:/data/link', join(dir, 'link-out')]);
+      assert.equal(readlinkSync(join(dir, 'link-out')), '/etc/passwd');
+      const victim = join(dir, 'victim.txt');
+      writeFileSync(victim, 'host data\n');
+      await s.ok(['exec', 'ce', 'ln', '-s', victim, '/data/in2.txt']);
+      writeFileSync(join(dir, 'in2.txt'), 'from the host\n');
+      await s.ok(['cp', join(dir, 'in2.txt'), 'ce:/data/']);
+      assert.equal(readFileSync(victim, 'utf8'), 'host data\n', 'the host file behind the planted link is unchanged');
+      assert.equal(await s.ok(['exec', 'ce', 'cat', '/data/in2.txt']), 'from the host\n');
       await s.ok(['rename', 'ce', 'ce2']);
       await s.ok(['rm', '-f', 'ce2']);
       await s.ok(['create', 'bb:1', 'true']);
