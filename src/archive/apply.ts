@@ -471,12 +471,13 @@ export async function applyLayer(src: AsyncIterable<Buffer>, root: string, opts:
   const blobHash = createHash('sha256');
   const diffHash = createHash('sha256');
   let blobSize = 0;
+  let compressed = false;
   let size = 0;
   const signal = opts.signal;
   signal?.throwIfAborted();
-  async function* counted(): AsyncGenerator<Buffer> {
-    for await (const c of src) { blobHash.update(c); blobSize += c.length; yield c; }
-  }
+  // Compressed input is hashed as the decoder consumes it; plain input is its own
+  // diff, so its blob digest and size are the diffId and size (hashed once).
+  const onCompressed = (c: Buffer): void => { compressed = true; blobHash.update(c); blobSize += c.length; };
   const split = opts.tarSplitPath ? new TarSplitWriter(opts.tarSplitPath) : null;
   let app: Applier;
   try {
@@ -487,7 +488,7 @@ export async function applyLayer(src: AsyncIterable<Buffer>, root: string, opts:
   }
   const parser = new TarParser(app, { maxPaxBytes: limits.maxPaxBytes });
   try {
-    for await (const chunk of decompress(counted())) {
+    for await (const chunk of decompress(src, { onCompressed })) {
       signal?.throwIfAborted();
       size += chunk.length;
       if (size > limits.maxBytes) throw invalidArgument(`layer is larger than ${limits.maxBytes} bytes uncompressed (limit maxBytes)`);
@@ -508,11 +509,12 @@ export async function applyLayer(src: AsyncIterable<Buffer>, root: string, opts:
   } finally {
     app.close();
   }
+  const diffId = 'sha256:' + diffHash.digest('hex');
   return {
-    diffId: 'sha256:' + diffHash.digest('hex'),
+    diffId,
     size,
-    blobDigest: 'sha256:' + blobHash.digest('hex'),
-    blobSize,
+    blobDigest: compressed ? 'sha256:' + blobHash.digest('hex') : diffId,
+    blobSize: compressed ? blobSize : size,
     entries: app.entries,
     skippedDevices: app.skippedDevices,
     skippedXattrs: app.skippedXattrs,

@@ -29,8 +29,16 @@ const TOOLS: Record<'zstd' | 'bzip2' | 'xz', { cmd: string; pkg: string }> = {
   xz: { cmd: 'xz', pkg: 'xz-utils' },
 };
 
+export interface DecompressOptions {
+  /**
+   * Called with each input chunk as the decoder consumes it, only when the stream is
+   * compressed (never for plain input, whose output chunks are the input chunks).
+   */
+  onCompressed?(chunk: Buffer): void;
+}
+
 /** Sniffs the format and yields the decompressed bytes (the input itself when not compressed). */
-export async function* decompress(src: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+export async function* decompress(src: AsyncIterable<Buffer>, opts: DecompressOptions = {}): AsyncGenerator<Buffer> {
   const it = src[Symbol.asyncIterator]();
   const head: Buffer[] = [];
   let headLen = 0;
@@ -42,13 +50,15 @@ export async function* decompress(src: AsyncIterable<Buffer>): AsyncGenerator<Bu
     headLen += r.value.length;
   }
   const kind = detectCompression(head.length === 1 ? head[0]! : Buffer.concat(head));
+  const tap = kind === 'none' ? undefined : opts.onCompressed;
   async function* rest(): AsyncGenerator<Buffer> {
     try {
-      for (const h of head) yield h;
+      for (const h of head) { tap?.(h); yield h; }
       if (done) return;
       for (;;) {
         const r = await it.next();
         if (r.done) { done = true; return; }
+        tap?.(r.value);
         yield r.value;
       }
     } finally {

@@ -45,7 +45,13 @@ export class TarSplitWriter {
 
   constructor(path: string) {
     this.fd = openSync(path, 'w', 0o600);
-    this.writeAll(MAGIC);
+    try {
+      this.writeAll(MAGIC);
+    } catch (e) {
+      try { closeSync(this.fd); } catch { /* already failing */ }
+      this.fd = -1;
+      throw e;
+    }
   }
 
   private writeAll(b: Buffer): void {

@@ -13,7 +13,6 @@
 // leaves the earlier steps' layers to the cache, and nothing of its own.
 //
 // The builder never prints: it reports BuildEvents; the CLI formats them.
-import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, existsSync, lstatSync } from 'node:fs';
 import { join, posix, isAbsolute } from 'node:path';
 import type { Engine } from '../engine.js';
@@ -22,7 +21,8 @@ import { parseImageConfig, hostPlatform, type ImageConfig, type ContainerConfig,
 import { parseReference, referenceString } from '../images/reference.js';
 import { recordImage } from '../images/load.js';
 import { applyLayer } from '../archive/apply.js';
-import { resolveInRoot, resolveUser } from '../runtime/spec.js';
+import { resolveInRoot, resolveUser, DEFAULT_PATH } from '../runtime/spec.js';
+import { sha256 } from '../content/store.js';
 import { StowageError, invalidArgument, notFound, isNotFound } from '../errors.js';
 import { parseDockerfile, splitStages, rawPairs, rawArgs, fromParts, parseDuration, lineError, type Instruction, type Stage } from './parser.js';
 import { expandWord, expandWords, type Lookup } from './words.js';
@@ -67,15 +67,12 @@ export class RunFailedError extends StowageError {
 /** Build args Docker lets through without an ARG (and keeps out of the cache key and history). */
 const PROXY_ARGS = ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'FTP_PROXY', 'ftp_proxy', 'NO_PROXY', 'no_proxy', 'ALL_PROXY', 'all_proxy'];
 const DEFAULT_SHELL = ['/bin/sh', '-c'];
-const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 interface State { config: ImageConfig; bytes: string; id: string; top: LayerRecord | null }
 
-const sha = (s: string | Buffer) => `sha256:${createHash('sha256').update(s).digest('hex')}`;
-
 function stateOf(config: ImageConfig, top: LayerRecord | null, bytes?: string): State {
   const b = bytes ?? JSON.stringify(config);
-  return { config, bytes: b, id: sha(b), top };
+  return { config, bytes: b, id: sha256(b), top };
 }
 
 function envGet(env: readonly string[] | null | undefined, k: string): string | undefined {
@@ -219,7 +216,7 @@ export class Builder {
     if (stageIdx !== undefined) return this.stageStates[stageIdx]!;
     if (lower === 'scratch') {
       const p = hostPlatform();
-      const c: ImageConfig = { architecture: p.architecture, os: p.os, config: { Env: [DEFAULT_PATH] }, rootfs: { type: 'layers', diff_ids: [] }, history: [] };
+      const c: ImageConfig = { architecture: p.architecture, os: p.os, config: { Env: [`PATH=${DEFAULT_PATH}`] }, rootfs: { type: 'layers', diff_ids: [] }, history: [] };
       return stateOf(c, null);
     }
     try {
@@ -247,7 +244,7 @@ export class Builder {
     // Docker's classic builder adds a default PATH when the base has none.
     if (envGet(state.config.config?.Env, 'PATH') === undefined) {
       const c = this.cloneConfig(state);
-      c.config!.Env = [...(c.config!.Env ?? []), DEFAULT_PATH];
+      c.config!.Env = [...(c.config!.Env ?? []), `PATH=${DEFAULT_PATH}`];
       state = stateOf(c, state.top);
     }
     this.emit({ type: 'result', step: this.step, id: state.id, layer: false, seconds: (Date.now() - t0) / 1000 });
@@ -262,12 +259,12 @@ export class Builder {
       for (const t of triggers) {
         const sub = parseDockerfile(`# escape=${this.escape}\n${t}`).instructions[0]!;
         sub.line = from.line;
-        state = await this.runStep(sub, state, scope, ctx, meta, false);
+        state = await this.runStep(sub, state, scope, ctx, meta);
       }
     }
     for (const ins of stage.instructions) {
       this.emit({ type: 'step', step: ++this.step, total: this.total, text: `${ins.keyword} ${ins.text}`, stage: stage.index });
-      state = await this.runStep(ins, state, scope, ctx, meta, true);
+      state = await this.runStep(ins, state, scope, ctx, meta);
     }
     return state;
   }
@@ -284,7 +281,7 @@ export class Builder {
     return out.sort();
   }
 
-  private async runStep(ins: Instruction, state: State, scope: StageScope, ctx: SourceRoot, meta: Map<string, string | undefined>, counted: boolean): Promise<State> {
+  private async runStep(ins: Instruction, state: State, scope: StageScope, ctx: SourceRoot, meta: Map<string, string | undefined>): Promise<State> {
     const t0 = Date.now();
     const step = this.step;
     const lookup = this.lookup(state, scope);
@@ -307,7 +304,7 @@ export class Builder {
       copy = await this.prepareCopy(ins, state, lookup, ctx);
       keyParts.push(copy.checksum);
     }
-    const key = sha(JSON.stringify(keyParts));
+    const key = sha256(JSON.stringify(keyParts));
     try {
       if (!this.o.noCache) {
         const hit = this.cache.get(key);
@@ -419,7 +416,7 @@ export class Builder {
           break;
         case 'SHELL': cfg.Shell = ins.json!; createdBy = nop(`SHELL ${JSON.stringify(cfg.Shell)}`); break;
         case 'ONBUILD': cfg.OnBuild = [...(cfg.OnBuild ?? []), ins.rest]; createdBy = nop(` ONBUILD ${ins.rest}`); break;
-        case 'HEALTHCHECK': cfg.Healthcheck = this.healthcheck(ins, cfg); createdBy = nop(` HEALTHCHECK ${ins.text}`); break;
+        case 'HEALTHCHECK': cfg.Healthcheck = this.healthcheck(ins); createdBy = nop(` HEALTHCHECK ${ins.text}`); break;
         case 'RUN': {
           let argv: string[];
           if (ins.json) argv = ins.json;
@@ -462,7 +459,6 @@ export class Builder {
       const next = stateOf(c, top);
       this.cache.put(key, next.bytes, top);
       this.emit({ type: 'result', step, id: next.id, layer: !!newLayer, seconds: (Date.now() - t0) / 1000 });
-      void counted;
       return next;
     } catch (err) {
       if (err instanceof RunFailedError || (err instanceof StowageError && /line \d+/.test(err.message))) throw err;
@@ -485,7 +481,7 @@ export class Builder {
     v.close();
   }
 
-  private healthcheck(ins: Instruction, cfg: ContainerConfig): ContainerConfig['Healthcheck'] {
+  private healthcheck(ins: Instruction): ContainerConfig['Healthcheck'] {
     const words = ins.rest.split(/[ \t]+/);
     if (words[0]!.toUpperCase() === 'NONE') return { Test: ['NONE'] };
     const cmdText = ins.rest.replace(/^\S+[ \t]+/, '');
@@ -497,7 +493,6 @@ export class Builder {
     if (ins.flags['start-period']) hc.StartPeriod = dur('start-period');
     if (ins.flags['start-interval']) hc.StartInterval = dur('start-interval');
     if (typeof ins.flags.retries === 'string') hc.Retries = Number(ins.flags.retries);
-    void cfg;
     return hc;
   }
 

@@ -23,3 +23,22 @@ export async function withEngine<T>(g: GlobalOptions, fn: (e: Engine) => Promise
 
 /** Collects repeatable options: --filter a --filter b. */
 export const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+
+/** Several per-argument failures as one error, Docker's way: one "Error: …" line each; exit 1. */
+export function argErrors(messages: string[]): Error {
+  return new Error(messages.join('\nError: '));
+}
+
+/** Runs fn for each argument, printing what it returns; failures are collected and thrown together at the end. */
+export async function forEachArg(names: string[], fn: (n: string) => Promise<string | undefined>): Promise<void> {
+  const errors: string[] = [];
+  for (const n of names) {
+    try {
+      const r = await fn(n);
+      if (r !== undefined) process.stdout.write(r + '\n');
+    } catch (err) {
+      errors.push((err as Error).message);
+    }
+  }
+  if (errors.length) throw argErrors(errors);
+}

@@ -7,7 +7,7 @@
 // Order of work, for crash safety: the CSI row first ('creating', owner token), then
 // the stowage volume and its contents, then 'ready'. Deletion removes the row first
 // (SQLite refuses while a node path points at it), the stowage volume after.
-import { mkdirSync, renameSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { ownerAlive } from '../store/owner.js';
@@ -245,8 +245,9 @@ export class Controller {
       if ((range.limit_bytes ?? 0) > 0 && range.limit_bytes! < v.capacity) throw outOfRange(`limit_bytes ${range.limit_bytes} is below the volume's ${v.capacity} bytes; volumes do not shrink`);
       if ((range.required_bytes ?? 0) <= v.capacity) return { capacity_bytes: v.capacity, node_expansion_required: false };
       const capacity = chooseCapacity(range, p.space().total, v.capacity);
-      if (v.access_type === 'mount' && !p.onlineExpansion && p.mountedAt(v)) {
-        throw precondition(`volume ${id} is in use (mounted at ${p.mountedAt(v)}) and this plugin expands mount volumes offline only (no CAP_SYS_RESOURCE): unpublish and unstage it first`);
+      const busyAt = v.access_type === 'mount' && !p.onlineExpansion ? p.mountedAt(v) : null;
+      if (busyAt) {
+        throw precondition(`volume ${id} is in use (mounted at ${busyAt}) and this plugin expands mount volumes offline only (no CAP_SYS_RESOURCE): unpublish and unstage it first`);
       }
       await this.grow(v, capacity);
       p.records.setCapacity(id, capacity, v.access_type === 'mount');
@@ -261,7 +262,6 @@ export class Controller {
     const devs = await loopDevicesOf(image);
     for (const d of devs) await refreshLoop(d);
     if (v.access_type !== 'mount') return;
-    const { readFileSync } = await import('node:fs');
     const mounted = mountedDevices(devs, readFileSync('/proc/self/mountinfo', 'utf8'));
     if (mounted.length) await resizeDeviceOnline(mounted[0]!);
     else await resizeImageOffline(image);

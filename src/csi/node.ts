@@ -122,7 +122,9 @@ export class Node {
       if (!stage || stage.state !== 'ready' || stage.volume_id !== id) throw precondition(`volume ${id} is not staged at ${staging}`);
       const others = p.records.nodePathsOf(id, 'publish');
       if (others.length) throw precondition(`volume ${id} is already published at ${others[0]!.path}; access mode ${cap.access_mode?.mode} allows one publish on this node`);
-      if (!p.records.insertNodePath({ kind: 'publish', path: target, volume_id: id, capability: capKey(cap), readonly: readonly ? 1 : 0, device: stage.device, staging_path: staging })) {
+      // A read-only publish records no device until its own read-only loop device is
+      // attached (below): undo detaches a read-only publish's device, never the stage's.
+      if (!p.records.insertNodePath({ kind: 'publish', path: target, volume_id: id, capability: capKey(cap), readonly: readonly ? 1 : 0, device: readonly ? null : stage.device, staging_path: staging })) {
         throw aborted(`${target} is being published`);
       }
       let made = false;

@@ -3,6 +3,7 @@
 // take a CsiPlugin; server.ts turns them into gRPC services.
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statfsSync } from 'node:fs';
+import { mountPoints } from '../drivers/mount.js';
 import type { Engine } from '../engine.js';
 import type { Layout } from '../store/layout.js';
 import { volumeService, type VolumeService } from '../volumes/service.js';
@@ -91,7 +92,7 @@ export class CsiPlugin {
   /** A mount point where the volume's filesystem is mounted now (a stage, or stowage's own _data), else null. */
   mountedAt(v: VolumeRow): string | null {
     if (v.access_type !== 'mount') return null;
-    const points = new Set(readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4]).filter(Boolean));
+    const points = new Set(mountPoints());
     for (const r of this.records.nodePathsOf(v.id)) if (r.state === 'ready' && points.has(r.path)) return r.path;
     const data = this.layout.volumeData(v.id);
     return points.has(data) ? data : null;

@@ -19,7 +19,7 @@ import type {
   ApplyTarget, ChangeSource, DriverStatus, Mount, StorageDriver, Usage,
 } from './driver.js';
 import { alreadyExists, errnoCode, failedPrecondition, notFound } from '../errors.js';
-import { backingFs, checkId, diskUsage, stagingName, ParentRecords } from './fsutil.js';
+import { backingFs, checkId, diskUsage, bindMounts, fullChangeSource, stagingName, ParentRecords } from './fsutil.js';
 import { mountsUnder, unmount } from './mount.js';
 import { haveCommand, run } from './exec.js';
 
@@ -33,7 +33,11 @@ export class BtrfsDriver implements StorageDriver {
   /** Snapshots do not stack at mount time: depth costs nothing but records. */
   readonly maxDepth = 1000;
 
-  constructor(readonly home: string) {}
+  private readonly parentRecords: ParentRecords;
+
+  constructor(readonly home: string) {
+    this.parentRecords = new ParentRecords(this.parents);
+  }
 
   /** btrfs works when home (or its nearest existing ancestor) is on btrfs and btrfs-progs is installed. */
   static probe(home: string): BtrfsProbe {
@@ -46,7 +50,6 @@ export class BtrfsDriver implements StorageDriver {
 
   private get subvols(): string { return join(this.home, 'subvolumes'); }
   private get parents(): string { return join(this.home, 'parent'); }
-  private get parentRecords(): ParentRecords { return new ParentRecords(this.parents); }
 
   private dir(id: string): string {
     checkId(id);
@@ -102,13 +105,13 @@ export class BtrfsDriver implements StorageDriver {
 
   mounts(id: string, opts: { readonly?: boolean } = {}): Mount[] {
     const dir = this.existing(id);
-    return [{ type: 'bind', source: dir, options: opts.readonly ? ['rbind', 'ro'] : ['rbind'] }];
+    return bindMounts(dir, opts.readonly);
   }
 
   changeSource(id: string): ChangeSource {
     const dir = this.existing(id);
     const parent = this.parentOf(id);
-    return { kind: 'full', dir, parentDir: parent === null ? null : this.dir(parent) };
+    return fullChangeSource(dir, parent === null ? null : this.dir(parent));
   }
 
   async remove(id: string): Promise<void> {

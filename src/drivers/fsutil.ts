@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { dirname, join, basename } from 'node:path';
 import { errnoCode, invalidArgument } from '../errors.js';
 import { mountsUnder, unmount } from './mount.js';
-import type { Usage } from './driver.js';
+import type { ChangeSource, Mount, Usage } from './driver.js';
 
 /**
  * Layer ids name directories and appear in overlay option strings, where ',' ':'
@@ -26,7 +26,22 @@ export function stagingName(final: string, tag: string): string {
 export function writeFileAtomic(path: string, data: string, mode = 0o644): void {
   const tmp = stagingName(path, 'tmp');
   writeFileSync(tmp, data, { mode });
-  renameSync(tmp, path);
+  try {
+    renameSync(tmp, path);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
+}
+
+/** The Mount description presenting dir itself (drivers whose layers are whole filesystems). */
+export function bindMounts(dir: string, readonly = false): Mount[] {
+  return [{ type: 'bind', source: dir, options: readonly ? ['rbind', 'ro'] : ['rbind'] }];
+}
+
+/** A 'full' change source: dir compared with parentDir (null for a base layer). */
+export function fullChangeSource(dir: string, parentDir: string | null): ChangeSource {
+  return { kind: 'full', dir, parentDir };
 }
 
 /** Bytes (st_blocks × 512, each inode once) and inodes under dir, not crossing into mounts. */

@@ -28,7 +28,7 @@ import { alreadyExists, errnoCode, failedPrecondition, notFound } from '../error
 import { native, S_IFCHR } from '../util/sys.js';
 import { mountAll, unmount } from './mount.js';
 import {
-  backingFs, checkId, diskUsage, removeTree, removeTreeSync, stagingName, writeFileAtomic,
+  backingFs, bindMounts, checkId, diskUsage, removeTree, removeTreeSync, stagingName, writeFileAtomic,
 } from './fsutil.js';
 import { release } from 'node:os';
 
@@ -333,7 +333,7 @@ export class Overlay2Driver implements StorageDriver {
     const lower = this.readLower(id);
     if (lower.length === 0) {
       // A base layer alone: its diff dir is the whole filesystem.
-      return [{ type: 'bind', source: join(dir, 'diff'), options: opts.readonly ? ['rbind', 'ro'] : ['rbind'] }];
+      return bindMounts(join(dir, 'diff'), opts.readonly);
     }
     if (opts.readonly) {
       const all = [`${LINK_DIR}/${this.readLink(id)}`, ...lower];

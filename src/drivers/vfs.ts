@@ -11,7 +11,7 @@ import type {
   ApplyTarget, ChangeSource, DriverStatus, Mount, StorageDriver, Usage,
 } from './driver.js';
 import { alreadyExists, errnoCode, internal, notFound } from '../errors.js';
-import { backingFs, checkId, diskUsage, removeTree, removeTreeSync, stagingName, ParentRecords } from './fsutil.js';
+import { backingFs, checkId, diskUsage, bindMounts, fullChangeSource, removeTree, removeTreeSync, stagingName, ParentRecords } from './fsutil.js';
 
 /**
  * Copies src to dst (which must not exist) with GNU cp. Node's fs.cp is not enough
@@ -38,11 +38,14 @@ export class VfsDriver implements StorageDriver {
   /** Layers do not stack at mount time, so depth costs only disk; 1000 bounds it sanely. */
   readonly maxDepth = 1000;
 
-  constructor(readonly home: string) {}
+  private readonly parentRecords: ParentRecords;
+
+  constructor(readonly home: string) {
+    this.parentRecords = new ParentRecords(this.parents);
+  }
 
   private get dirs(): string { return join(this.home, 'dir'); }
   private get parents(): string { return join(this.home, 'parent'); }
-  private get parentRecords(): ParentRecords { return new ParentRecords(this.parents); }
 
   private dir(id: string): string {
     checkId(id);
@@ -95,13 +98,13 @@ export class VfsDriver implements StorageDriver {
 
   mounts(id: string, opts: { readonly?: boolean } = {}): Mount[] {
     const dir = this.existing(id);
-    return [{ type: 'bind', source: dir, options: opts.readonly ? ['rbind', 'ro'] : ['rbind'] }];
+    return bindMounts(dir, opts.readonly);
   }
 
   changeSource(id: string): ChangeSource {
     const dir = this.existing(id);
     const parent = this.parentOf(id);
-    return { kind: 'full', dir, parentDir: parent === null ? null : this.dir(parent) };
+    return fullChangeSource(dir, parent === null ? null : this.dir(parent));
   }
 
   async remove(id: string): Promise<void> {

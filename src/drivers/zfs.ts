@@ -25,7 +25,7 @@ import type {
   ApplyTarget, ChangeSource, DriverStatus, Mount, PersistentMounts, StorageDriver, Usage,
 } from './driver.js';
 import { alreadyExists, failedPrecondition, notFound } from '../errors.js';
-import { backingFs, checkId, diskUsage, mountOf } from './fsutil.js';
+import { backingFs, checkId, diskUsage, bindMounts, fullChangeSource, mountOf } from './fsutil.js';
 import { mountsUnder, unmount } from './mount.js';
 import { haveCommand, run, runSync } from './exec.js';
 
@@ -136,7 +136,7 @@ export class ZfsDriver implements StorageDriver, PersistentMounts {
 
   mounts(id: string, opts: { readonly?: boolean } = {}): Mount[] {
     const dir = this.existing(id);
-    return [{ type: 'bind', source: dir, options: opts.readonly ? ['rbind', 'ro'] : ['rbind'] }];
+    return bindMounts(dir, opts.readonly);
   }
 
   private parentOf(id: string): string | null {
@@ -153,7 +153,7 @@ export class ZfsDriver implements StorageDriver, PersistentMounts {
   changeSource(id: string): ChangeSource {
     const dir = this.existing(id);
     const parent = this.parentOf(id);
-    return { kind: 'full', dir, parentDir: parent === null ? null : this.dir(parent) };
+    return fullChangeSource(dir, parent === null ? null : this.dir(parent));
   }
 
   async remove(id: string): Promise<void> {
@@ -209,8 +209,9 @@ export class ZfsDriver implements StorageDriver, PersistentMounts {
 
   /** Child datasets of the parent dataset mounted under home: those are this driver's layers. */
   list(): string[] {
+    if (!existsSync(this.home)) return []; // cheap check before reading mountinfo
     const found = zfsDatasetOf(this.home);
-    if (!found || !existsSync(this.home)) return [];
+    if (!found) return [];
     const out = runSync('zfs', ['list', '-H', '-o', 'name,mountpoint', '-r', '-d', '1', '-t', 'filesystem', found.dataset], { op: 'list' }).stdout;
     const prefix = found.dataset + '/';
     const ids: string[] = [];

@@ -2,7 +2,7 @@
 // Docker share one JSON shape), manifests, indexes and descriptors; strict
 // parsers that name the bad field; digests; and chain ids (OCI image spec,
 // config.md). Nothing here touches the disk.
-import { createHash } from 'node:crypto';
+import { chainIdOf } from '../layers/identity.js';
 import { invalidArgument } from '../errors.js';
 import { validateDigestString } from './reference.js';
 
@@ -58,9 +58,7 @@ export function layerCompression(mt: string | undefined): 'none' | 'gzip' | 'zst
 // ---------------------------------------------------------------------------
 // Digests
 
-export function sha256Digest(buf: Buffer | string): string {
-  return 'sha256:' + createHash('sha256').update(buf).digest('hex');
-}
+export { sha256 as sha256Digest } from '../content/store.js';
 
 export interface Digest { algorithm: string; hex: string }
 
@@ -85,7 +83,7 @@ export function chainIds(diffIds: readonly string[]): string[] {
   const out: string[] = [];
   for (const d of diffIds) {
     if (!isSha256Digest(d)) throw invalidArgument(`invalid diff id: ${d}`, { name: d });
-    out.push(out.length === 0 ? d : sha256Digest(`${out[out.length - 1]} ${d}`));
+    out.push(chainIdOf(out.length === 0 ? null : out[out.length - 1]!, d));
   }
   return out;
 }

@@ -3,9 +3,10 @@
 // bytes live in the content store; the image's id is their sha256.
 import type { DB } from '../store/db.js';
 import { isForeignKeyViolation } from '../store/db.js';
+import { ownerAlive } from '../store/owner.js';
 import type { ContentStore } from '../content/store.js';
 import type { LayerRecord, LayerStore } from '../layers/store.js';
-import { conflict, notFound, invalidArgument, internal } from '../errors.js';
+import { conflict, notFound, internal } from '../errors.js';
 
 export interface ImageRecord {
   id: string;
@@ -127,16 +128,18 @@ export class ImageStore {
       throw err;
     }
     const removed = img.topLayer ? await this.layers.releaseChain(img.topLayer) : [];
-    const stillUsed = this.db.prepare('SELECT 1 FROM images WHERE id = ? LIMIT 1').get(id);
-    if (!stillUsed) this.content.delete(id);
+    // Decide and unlink under one write lock: a concurrent recordImage leases the
+    // config digest before writing the blob and adds its images row under this lock.
+    this.db.transaction(() => {
+      if (this.db.prepare('SELECT 1 FROM images WHERE id = ? LIMIT 1').get(id)) return;
+      const leases = this.db.prepare('SELECT owner FROM blob_leases WHERE digest = ?').all(id) as Array<{ owner: string }>;
+      if (leases.some((l) => ownerAlive(l.owner))) return;
+      this.content.delete(id);
+    }).immediate();
     return removed;
   }
 }
 
 export function shortId(id: string): string {
   return id.replace(/^sha256:/, '').slice(0, 12);
-}
-
-export function assertImageId(id: string): void {
-  if (!/^sha256:[a-f0-9]{64}$/.test(id)) throw invalidArgument(`invalid image id "${id}"`);
 }

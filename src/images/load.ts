@@ -13,6 +13,7 @@ import { applyChanges } from './changes.js';
 import { openImageArchive } from './archive-format.js';
 import { failedPrecondition, invalidArgument } from '../errors.js';
 import { ownerToken } from '../store/owner.js';
+import { sha256 } from '../content/store.js';
 
 export interface ImportOptions {
   reference?: string;
@@ -29,9 +30,12 @@ export interface LoadResult { images: LoadedImage[]; messages: string[] }
 export function recordImage(engine: Engine, configBuf: Buffer, top: LayerRecord | null, tags: string[], messages: string[]): string {
   const db = engine.db;
   const owner = ownerToken();
-  const digest = engine.content.write(configBuf);
+  // Lease the config blob before writing it, so a concurrent image delete never
+  // sees it unleased and unused between the write and the images row.
+  const digest = sha256(configBuf);
   db.prepare('INSERT OR IGNORE INTO blob_leases (owner, digest) VALUES (?, ?)').run(owner, digest);
   try {
+    engine.content.write(configBuf);
     db.transaction(() => {
       engine.imageStore.put(digest, top);
       for (const t of tags) {

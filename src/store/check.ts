@@ -9,8 +9,9 @@
 // With repair, garbage is removed and damaged images are deleted (their layers
 // cannot be rebuilt from nothing); the report says what was done.
 import { hasPersistentMounts } from '../drivers/driver.js';
+import { mountPoints } from '../drivers/mount.js';
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { readdirSync, rmSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Engine } from '../engine.js';
 import { parseImageConfig } from '../images/config.js';
@@ -74,9 +75,8 @@ export async function systemCheck(engine: Engine, opts: { repair?: boolean; quic
   for (const n of vg.missingDirs) issues.push({ kind: 'error', what: 'volume', subject: n, message: `volume directory ${join(engine.layout.volumesDir, n)} is missing` });
 
   // Mounts under the data root: nothing here keeps a mount between commands yet.
-  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const mp = line.split(' ')[4];
-    if (mp && mp.startsWith(engine.layout.root + '/') && !(hasPersistentMounts(engine.driver) && engine.driver.isOwnMount(mp)) && !volumes.isHeldMount(mp) && !vg.idleMounts.some((n) => mp === engine.layout.volumeData(n))) issues.push({ kind: 'error', what: 'mount', subject: mp, message: 'leaked mount under the data root' });
+  for (const mp of mountPoints()) {
+    if (mp.startsWith(engine.layout.root + '/') && !(hasPersistentMounts(engine.driver) && engine.driver.isOwnMount(mp)) && !volumes.isHeldMount(mp) && !vg.idleMounts.some((n) => mp === engine.layout.volumeData(n))) issues.push({ kind: 'error', what: 'mount', subject: mp, message: 'leaked mount under the data root' });
   }
 
   // Layers: files present, and (unless quick) their re-assembled bytes hash to the diffID.
@@ -138,9 +138,7 @@ export async function systemCheck(engine: Engine, opts: { repair?: boolean; quic
   }
 
   if (opts.repair) {
-    await engine.recover();
-    await volumes.recover();
-    for (const i of issues) if (i.kind === 'garbage' && i.what === 'volume') i.repaired = true;
+    await engine.recover(); // runs the volume service's recover() too
     for (const i of issues) {
       if (i.kind === 'garbage') {
         if (i.what === 'tmp') rmSync(i.subject, { recursive: true, force: true });

@@ -15,8 +15,8 @@ import type { Database as DB } from 'better-sqlite3';
 
 /**
  * Volumes (volumes/ service). Kept as its own string so that a data root made
- * before these tables existed gets them too (VolumeService creates them when
- * missing; the statements are idempotent).
+ * before these tables existed gets them too (openDatabase re-runs SCHEMA, which
+ * includes it, whenever the schema's hash changes; the statements are idempotent).
  *   volumes            one row per volume; 'creating' with the creator's owner token
  *                      until its directory is in place, then 'ready'
  *   container_volumes  which containers use which volume (recorded by the container

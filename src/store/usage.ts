@@ -129,7 +129,7 @@ export async function systemDiskUsage(e: Engine, signal?: AbortSignal): Promise<
     signal?.throwIfAborted();
     const links = vs.users(v.name).length;
     let size = 0;
-    try { size = await Promise.resolve(vs.sizeOf(v.name)); } catch { /* removed meanwhile */ }
+    try { size = vs.sizeOf(v.name); } catch { /* removed meanwhile */ }
     volumeTotals.total++;
     volumeTotals.size += size;
     if (links > 0) volumeTotals.active++; else volumeTotals.reclaimable += size;

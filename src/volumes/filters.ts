@@ -24,9 +24,8 @@ export function parseVolumeFilters(args: string[], mode: 'list' | 'prune'): Volu
   for (const arg of args) {
     const eq = arg.indexOf('=');
     if (eq <= 0) throw invalidArgument(`bad format of filter (expected name=value): ${arg}`);
-    let key = arg.slice(0, eq).trim().toLowerCase();
+    const key = arg.slice(0, eq).trim().toLowerCase(); // label!=x arrives as key "label!"
     const value = arg.slice(eq + 1);
-    if (key.endsWith('!')) key = key; // label!=x arrives as key "label!"
     if (!KEYS[mode].includes(key)) throw invalidArgument(`invalid filter '${key}'`);
     (by[key] ??= []).push(value);
   }

@@ -30,7 +30,7 @@ import { randomBytes } from 'node:crypto';
 import { lstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DB } from '../store/db.js';
-import { VOLUMES_SCHEMA, isForeignKeyViolation, isUniqueViolation } from '../store/db.js';
+import { isForeignKeyViolation, isUniqueViolation } from '../store/db.js';
 import type { Layout } from '../store/layout.js';
 import { ownerAlive, ownerToken } from '../store/owner.js';
 import { conflict, invalidArgument, notFound, internal, StowageError } from '../errors.js';
@@ -122,8 +122,6 @@ export class VolumeService {
     this.local = new LocalDriver(layout);
     this.localDriver = new LocalVolumeDriver(this.local, (n) => layout.volumeData(n), (n) => { const r = this.row(n); return r ? JSON.parse(r.options) : undefined; });
     this.driverKey = { layout };
-    // Data roots made before the volume tables existed get them now.
-    if (!db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'volume_mounts'`).get()) db.exec(VOLUMES_SCHEMA);
   }
 
   private toRecord(r: Row): VolumeRecord {
@@ -275,12 +273,7 @@ export class VolumeService {
     if (!isLocalDriver(rec.driver)) return this.acquirePlugin(rec, containerId, holder, opts.signal);
     return this.db.transaction(() => {
       const v = this.get(name);
-      try {
-        this.db.prepare('INSERT OR REPLACE INTO volume_mounts (volume_name, container_id, holder) VALUES (?, ?, ?)').run(name, containerId, holder);
-      } catch (err) {
-        if (isForeignKeyViolation(err)) throw notFound(`acquire volume ${name}: no such container ${containerId}`, { name, cause: err });
-        throw err;
-      }
+      this.insertMount(name, containerId, holder);
       const o = parseLocalOptions(v.options, name);
       if (needsMount(o)) this.local.mount(name, o); // throws: the transaction rolls the row back
       return v.mountpoint;

@@ -30,6 +30,11 @@ function layerDirs(): number {
   return readdirSync(join(s.root, 'overlay2')).filter((n) => /^[a-f0-9]{64}$/.test(n)).length;
 }
 
+/** The engine's exec root for a data root (src/engine.ts execRoot): runtime state and its mounts. */
+function execRootOf(dataRoot: string): string {
+  return join('/run/stowage', createHash('sha256').update(dataRoot).digest('hex').slice(0, 12));
+}
+
 async function inspect(ref: string): Promise<{ Id: string; RootFS: { Layers: string[] }; Config: Record<string, unknown> }> {
   return JSON.parse(await s.ok(['image', 'inspect', ref]))[0];
 }
@@ -50,8 +55,10 @@ describe('stowage build', { concurrency: false }, () => {
   after(async () => {
     if (!dir) return;
     const left = mountsUnder(dir);
+    const leftExec = mountsUnder(execRootOf(join(dir, 'root')));
     rmSync(dir, { recursive: true, force: true });
     assert.deepEqual(left, [], 'no mounts left');
+    assert.deepEqual(leftExec, [], 'no mounts left under the exec root');
   });
 
   it('the user\'s example: a source change reuses every earlier step and shares its layers', async (t) => {
@@ -205,6 +212,7 @@ describe('stowage build', { concurrency: false }, () => {
     assert.equal(layerDirs(), layers0, 'no layer left by failed builds');
     assert.equal((await s.ok(['ps', '-a', '-q'])).trim(), '', 'no container left');
     assert.deepEqual(mountsUnder(s.root), []);
+    assert.deepEqual(mountsUnder(execRootOf(s.root)), [], 'no mounts left under the exec root');
 
     // Symlinks pointing outside the context are contained: resolved inside it (and
     // then missing), or copied as symlinks, never followed out.

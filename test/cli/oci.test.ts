@@ -11,7 +11,7 @@ import { tempDir, requiresRoot } from '../helpers/env.js';
 import { stowage } from '../helpers/cli.js';
 import { makeRootfs, makeLayerTar, sha256 } from '../helpers/images.js';
 
-function ociArchive(dir: string, layers: Buffer[], name: string, corruptBlob = false): { path: string; imageId: string; diffIds: string[] } {
+function ociArchive(dir: string, layers: Buffer[], name: string, corruptBlob = false): { path: string; imageId: string; diffIds: string[]; blobDigests: string[] } {
   const root = join(dir, `oci-${Math.random().toString(16).slice(2)}`);
   const blobs = join(root, 'blobs', 'sha256');
   mkdirSync(blobs, { recursive: true });
@@ -19,7 +19,12 @@ function ociArchive(dir: string, layers: Buffer[], name: string, corruptBlob = f
   const diffIds = layers.map((l) => sha256(l));
   const gz = layers.map((l) => gzipSync(l));
   const layerDescs = gz.map((g) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: put(g), size: g.length }));
-  if (corruptBlob) writeFileSync(join(blobs, layerDescs[0]!.digest.slice(7)), gzipSync(Buffer.concat([layers[0]!, Buffer.alloc(1024)])));
+  if (corruptBlob) {
+    // Same name and a matching descriptor size, different bytes: only the blob digest check can catch it.
+    const bad = gzipSync(Buffer.concat([layers[0]!, Buffer.alloc(1024)]));
+    writeFileSync(join(blobs, layerDescs[0]!.digest.slice(7)), bad);
+    layerDescs[0]!.size = bad.length;
+  }
   const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Cmd: ['/bin/sh'] }, rootfs: { type: 'layers', diff_ids: diffIds } }));
   const cfgDigest = put(config);
   const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: cfgDigest, size: config.length }, layers: layerDescs }));
@@ -29,7 +34,7 @@ function ociArchive(dir: string, layers: Buffer[], name: string, corruptBlob = f
   const path = `${root}.tar`;
   const r = spawnSync('tar', ['-C', root, '-cf', path, '.'], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
-  return { path, imageId: cfgDigest, diffIds };
+  return { path, imageId: cfgDigest, diffIds, blobDigests: layerDescs.map((d) => d.digest) };
 }
 
 describe('OCI image layout archives', () => {
@@ -47,7 +52,8 @@ describe('OCI image layout archives', () => {
       const bad = ociArchive(dir, layers, 'docker.io/library/web:1', true);
       const r = await s.run(['load', '-i', bad.path]);
       assert.equal(r.code, 1);
-      assert.match(r.stderr, /blob sha256:[a-f0-9]{64}/, 'the error names the bad blob');
+      assert.ok(r.stderr.includes(bad.blobDigests[0]!), `the error names the bad blob: ${r.stderr}`);
+      assert.match(r.stderr, /layer blob digest mismatch/, 'the blob digest check is what fails');
       assert.equal((await s.ok(['images', '-q'])).trim(), '');
       assert.match(await s.ok(['system', 'check']), /No problems found/);
 

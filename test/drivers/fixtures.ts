@@ -2,15 +2,12 @@
 // reaches the archive module (written concurrently) when it is there.
 //
 // A layer is applied the way the layer store applies one: a tar made from the spec
-// with archive/tar-writer.ts, extracted by archive/apply.ts into applyTarget. While applyLayer is
-// missing or a NotImplemented stub, the spec is written straight into the target in
-// the driver's whiteout form, so the driver cases still run.
+// with archive/tar-writer.ts, extracted by archive/apply.ts into applyTarget.
 import { existsSync, mkdirSync, writeFileSync, symlinkSync, linkSync, rmSync, chmodSync, lchownSync, readdirSync, lstatSync, readlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PassThrough } from 'node:stream';
 import { native, S_IFCHR } from '../../src/util/sys.js';
-import { kindOf } from '../../src/errors.js';
 import type { ChangeSource, StorageDriver, WhiteoutForm } from '../../src/drivers/driver.js';
 
 export type Entry =
@@ -166,23 +163,14 @@ export function writeEntries(root: string, entries: Entry[], form: WhiteoutForm)
   }
 }
 
-/** Applies a layer spec to a created layer, through the archive module when it exists. */
+/** Applies a layer spec to a created layer, through the archive module (as the layer store does). */
 export async function applySpec(driver: StorageDriver, id: string, entries: Entry[]): Promise<void> {
   const target = driver.applyTarget(id);
   const mod = await archive.apply();
-  if (!mod) {
-    writeEntries(target.root, entries, target.whiteouts);
-    return;
-  }
+  if (!mod) throw new Error('src/archive/apply.ts is missing');
   const tar = await makeTar(entries);
   async function* once() { yield tar; }
-  try {
-    await mod.applyLayer(once(), target.root, { whiteouts: target.whiteouts });
-  } catch (err) {
-    // A stub that is there but not written yet ("NotImplemented"): write directly.
-    if (kindOf(err) !== 'NotImplemented') throw err;
-    writeEntries(target.root, entries, target.whiteouts);
-  }
+  await mod.applyLayer(once(), target.root, { whiteouts: target.whiteouts });
 }
 
 // ---- a tree dump for failure messages ----------------------------------------------------

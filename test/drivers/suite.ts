@@ -338,7 +338,7 @@ export function runDriverSuite(name: string, factory: (home: string) => StorageD
       assert.ok(!got.some((ch) => ch.path.startsWith('/dir/')), `a deleted directory is one deletion: ${show}`);
 
       const reader = await archive.reader();
-      if (!reader) return;
+      assert.ok(reader, 'src/archive/tar-reader.ts is missing');
       const tarNames: string[] = [];
       for await (const e of reader.readTar(mod!.exportChanges(driver.changeSource('rw')))) {
         tarNames.push(e.header.name.replace(/^\.?\//, '').replace(/\/$/, ''));

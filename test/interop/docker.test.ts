@@ -4,7 +4,7 @@
 // the same image ID.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync, readdirSync, mkdirSync } from 'node:fs';
+import { writeFileSync, readFileSync, readdirSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { tempDir, requiresRoot, requires } from '../helpers/env.js';
@@ -54,8 +54,8 @@ describe('interop with a real Docker engine', () => {
       assert.equal(layerDirs.length, 1);
       const stored = driver === 'vfs' ? join(s.root, 'vfs', 'dir', layerDirs[0]!) : join(s.root, 'overlay2', layerDirs[0]!, 'diff');
       const ref = join(dir, `ref-${driver}`);
-      untar(dsave.replace(/$/, ''), join(dir, `dsave-${driver}`));
-      const idx = JSON.parse(spawnSync('cat', [join(dir, `dsave-${driver}`, 'manifest.json')], { encoding: 'utf8' }).stdout);
+      untar(dsave, join(dir, `dsave-${driver}`));
+      const idx = JSON.parse(readFileSync(join(dir, `dsave-${driver}`, 'manifest.json'), 'utf8'));
       untar(join(dir, `dsave-${driver}`, idx[0].Layers[0]), ref);
       assert.deepEqual(tree(stored), tree(ref));
 

@@ -6,8 +6,9 @@
 import type { Command } from 'commander';
 import { readFileSync, createWriteStream, renameSync, rmSync } from 'node:fs';
 import type { GlobalOptions } from '../main.js';
-import { withEngine, collect } from '../open.js';
-import { compileTemplate, humanSize, json, renderTemplate, since, table, humanDuration } from '../format.js';
+import { withEngine, collect, forEachArg } from '../open.js';
+import { inspectAction } from './images.js';
+import { compileTemplate, humanSize, renderTemplate, since, table, humanDuration } from '../format.js';
 import { invalidArgument, StowageError } from '../../errors.js';
 import type { Engine } from '../../engine.js';
 import type { ContainerRecord } from '../../containers/types.js';
@@ -196,19 +197,6 @@ function exitFromState(e: Engine, id: string): number {
   return code === 126 || code === 127 ? code : 125;
 }
 
-/** Runs fn for each argument, printing what it returns; errors are collected and make the exit code 1. */
-async function each(names: string[], fn: (n: string) => Promise<string | undefined>): Promise<void> {
-  const errors: string[] = [];
-  for (const n of names) {
-    try {
-      const r = await fn(n);
-      if (r !== undefined) out(r + '\n');
-    } catch (err) {
-      errors.push((err as Error).message);
-    }
-  }
-  if (errors.length) throw new Error(errors.join('\nError: '));
-}
 
 export function registerContainerCommands(program: Command, g: () => GlobalOptions): void {
   const create = (cmd: Command) => runFlags(cmd.argument('<IMAGE>').argument('[COMMAND...]'))
@@ -234,7 +222,7 @@ export function registerContainerCommands(program: Command, g: () => GlobalOptio
         return;
       }
       const { startDetached } = await import('../../containers/lifecycle.js');
-      await each(names, async (n) => {
+      await forEachArg(names, async (n) => {
         const c = e.containers.resolve(n);
         if (c.State.Running) return n;
         await startDetached(e, c.Id, binPath(), globalArgs(g(), e));
@@ -246,26 +234,26 @@ export function registerContainerCommands(program: Command, g: () => GlobalOptio
   const stop = (cmd: Command) => cmd.argument('<CONTAINER...>').option('-t, --time <seconds>', 'seconds to wait before killing the container', '10')
     .option('-s, --signal <string>', 'signal to send to the container')
     .action(async (names: string[], f: { time: string; signal?: string }) => withEngine(g(), async (e) => {
-      await each(names, async (n) => { await e.containers.stop(n, Number(f.time), f.signal); return n; });
+      await forEachArg(names, async (n) => { await e.containers.stop(n, Number(f.time), f.signal); return n; });
     }));
   stop(program.command('stop').description('Stop one or more running containers'));
 
   const kill = (cmd: Command) => cmd.argument('<CONTAINER...>').option('-s, --signal <string>', 'signal to send to the container', 'KILL')
     .action(async (names: string[], f: { signal: string }) => withEngine(g(), async (e) => {
-      await each(names, async (n) => { await e.containers.kill(n, f.signal); return n; });
+      await forEachArg(names, async (n) => { await e.containers.kill(n, f.signal); return n; });
     }));
   kill(program.command('kill').description('Kill one or more running containers'));
 
   const wait = (cmd: Command) => cmd.argument('<CONTAINER...>')
     .action(async (names: string[]) => withEngine(g(), async (e) => {
-      await each(names, async (n) => String(await e.containers.wait(n)));
+      await forEachArg(names, async (n) => String(await e.containers.wait(n)));
     }));
   wait(program.command('wait').description('Block until one or more containers stop, then print their exit codes'));
 
   const restart = (cmd: Command) => cmd.argument('<CONTAINER...>').option('-t, --time <seconds>', 'seconds to wait before killing the container', '10')
     .action(async (names: string[], f: { time: string }) => withEngine(g(), async (e) => {
       const { startDetached } = await import('../../containers/lifecycle.js');
-      await each(names, async (n) => {
+      await forEachArg(names, async (n) => {
         const c = await e.containers.stop(n, Number(f.time));
         await startDetached(e, c.Id, binPath(), globalArgs(g(), e));
         return n;
@@ -277,7 +265,7 @@ export function registerContainerCommands(program: Command, g: () => GlobalOptio
     .option('-v, --volumes', 'remove anonymous volumes associated with the container')
     .action(async (names: string[], f: { force?: boolean; volumes?: boolean }) => withEngine(g(), async (e) => {
       await e.containers.reconcile();
-      await each(names, async (n) => { await e.containers.remove(n, { force: !!f.force, volumes: !!f.volumes }); return n; });
+      await forEachArg(names, async (n) => { await e.containers.remove(n, { force: !!f.force, volumes: !!f.volumes }); return n; });
     }));
   rm(program.command('rm').description('Remove one or more containers'));
 
@@ -443,19 +431,7 @@ export function registerContainerCommands(program: Command, g: () => GlobalOptio
   rename(container.command('rename'));
   container.command('inspect').argument('<CONTAINER...>').option('-f, --format <string>', 'format output using a Go template')
     .option('-s, --size', 'display total file sizes')
-    .action(async (names: string[], f: { format?: string; size?: boolean }) => withEngine(g(), async (e) => {
-      await e.containers.reconcile();
-      const found: unknown[] = [];
-      const errors: string[] = [];
-      for (const n of names) {
-        try {
-          const c = e.containers.resolve(n);
-          found.push(inspectContainer(e, c, f.size ? await e.containers.sizes(c) : undefined));
-        } catch (err) { errors.push((err as Error).message); }
-      }
-      out(f.format ? renderTemplate(compileTemplate(f.format), found) : json(found) + '\n');
-      if (errors.length) throw new Error(errors.join('\nError: '));
-    }));
+    .action(inspectAction(g, 'container'));
   container.command('prune').description('Remove all stopped containers').option('-f, --force', 'do not prompt for confirmation')
     .action(async () => withEngine(g(), async (e) => {
       const r = await e.containers.prune();

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { createReadStream, createWriteStream, renameSync, rmSync, openSync, closeSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import type { GlobalOptions } from '../main.js';
-import { withEngine, collect } from '../open.js';
+import { withEngine, collect, argErrors } from '../open.js';
 import { compileTemplate, humanSize, json, renderTemplate, since, table } from '../format.js';
 import { invalidArgument } from '../../errors.js';
 import type { ImageSummary } from '../../images/service.js';
@@ -81,7 +81,8 @@ function lsOptions(c: Command): Command {
     .option('-q, --quiet', 'only show image IDs');
 }
 
-function inspectAction(g: () => GlobalOptions, only?: 'image') {
+/** `inspect`, `image inspect` (only images) and `container inspect` (only containers). */
+export function inspectAction(g: () => GlobalOptions, only?: 'image' | 'container') {
   return async (names: string[], o: { format?: string; type?: string; size?: boolean }) =>
     withEngine(g(), async (e) => {
       const found: unknown[] = [];
@@ -108,15 +109,10 @@ function inspectAction(g: () => GlobalOptions, only?: 'image') {
       }
       if (o.format) out(renderTemplate(compileTemplate(o.format), found));
       else out(json(found) + '\n');
-      if (errors.length) throw invalidArgumentLike(errors);
+      if (errors.length) throw argErrors(errors);
     });
 }
 
-/** Several per-argument failures as one error (the first category wins). */
-function invalidArgumentLike(messages: string[]): Error {
-  const e = new Error(messages.join('\nError: '));
-  return e;
-}
 
 function rmAction(g: () => GlobalOptions) {
   return async (names: string[], o: { force?: boolean; prune?: boolean }) =>
@@ -131,7 +127,7 @@ function rmAction(g: () => GlobalOptions) {
           errors.push((err as Error).message);
         }
       }
-      if (errors.length) throw invalidArgumentLike(errors);
+      if (errors.length) throw argErrors(errors);
     });
 }
 

@@ -13,7 +13,7 @@ const out = (s: string) => process.stdout.write(s);
 async function service(e: Engine, recover = false): Promise<VolumeService> {
   const { volumeService } = await import('../../volumes/service.js');
   const s = volumeService(e);
-  if (recover) { await e.recover(); await s.recover(); }
+  if (recover) await e.recover(); // Engine.recover runs the volume service's recover
   return s;
 }
 

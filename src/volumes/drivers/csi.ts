@@ -8,8 +8,9 @@
 // own record per volume (csi/driver/NAME.json: endpoint, the plugin's volume id, and
 // the containers holding it), written to a temp file and renamed into place.
 // The plugin must accept those target paths (for `stowage csi`, --allowed-dir).
-import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { writeFileAtomic } from '../../drivers/fsutil.js';
 import type { Layout } from '../../store/layout.js';
 import { invalidArgument, notFound, StowageError, type ErrorKind } from '../../errors.js';
 import { ramInBytes } from '../../mounts/gostr.js';
@@ -31,9 +32,7 @@ export class CsiVolumeDriver implements VolumeDriver {
   private write(name: string, r: CsiRecord): void {
     const file = this.layout.csiDriverRecord(name);
     mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-    const tmp = `${file}.${process.pid}.tmp`;
-    writeFileSync(tmp, JSON.stringify(r));
-    renameSync(tmp, file);
+    writeFileAtomic(file, JSON.stringify(r), 0o666); // writeFileSync's default mode (umask applies)
   }
   private targets(name: string) {
     const dir = `${this.layout.csiTargetsDir}/${name}`;
