@@ -3,7 +3,7 @@
 // time), and a per-file transpile of src/, test/ and bench/ for the test runner.
 // Type checking is `npm run typecheck` (tsc), run by scripts/test.mjs.
 import { build } from 'esbuild';
-import { readdirSync, statSync, mkdirSync, existsSync } from 'node:fs';
+import { readdirSync, statSync, mkdirSync, existsSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -30,9 +30,22 @@ await Promise.all([
     external: ['better-sqlite3'],
     banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   }),
+  // The store page (ui/, served under /ui/): one browser bundle with its CSS; no CDN,
+  // no fonts fetched. index.html is copied beside it.
+  build({
+    entryPoints: [join(root, 'ui/app.ts')],
+    bundle: true,
+    platform: 'browser',
+    target: ['chrome110', 'firefox110', 'safari16'],
+    format: 'esm',
+    minify: true,
+    sourcemap: 'linked',
+    logLevel: 'warning',
+    outdir: join(root, 'dist/ui'),
+  }).then(() => copyFileSync(join(root, 'ui/index.html'), join(root, 'dist/ui/index.html'))),
   build({
     ...common,
-    entryPoints: [...walk(join(root, 'src')), ...walk(join(root, 'test')), ...walk(join(root, 'bench'))],
+    entryPoints: [...walk(join(root, 'src')), join(root, 'ui/model.ts'), ...walk(join(root, 'test')), ...walk(join(root, 'bench'))],
     outdir: join(root, 'dist'),
     outbase: root,
   }),
