@@ -58,11 +58,11 @@ function raw(url: string, method: string, path: string, headers: Record<string, 
 
 describe('the store page in Chromium', () => {
   let f: Fixture | undefined;
-  let puppeteer: import('puppeteer-core').PuppeteerNode | undefined;
+  let launch: (typeof import('puppeteer-core'))['launch'] | undefined;
 
   before(async () => {
     if (process.getuid?.() !== 0 || !CHROMIUM) return;
-    puppeteer = (await import('puppeteer-core')).default;
+    launch = (await import('puppeteer-core')).launch;
     const dir = mkdtempSync(join(process.env.STOWAGE_TEST_TMP ?? tmpdir(), 'stowage-ui-'));
     const s = stowage(join(dir, 'root'), 'overlay2');
     const base = join(dir, 'base');
@@ -93,7 +93,7 @@ describe('the store page in Chromium', () => {
   });
 
   async function withPage<T>(fn: (page: import('puppeteer-core').Page, errors: string[]) => Promise<T>): Promise<T> {
-    const browser = await puppeteer!.launch({
+    const browser = await launch!({
       executablePath: CHROMIUM!, headless: true,
       args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run', '--no-default-browser-check'],
     });
@@ -231,7 +231,7 @@ describe('the store page in Chromium', () => {
     writeFileSync(join(dir, 'z', 'z'), 'z');
     const d = await makeDockerArchive(join(f!.dir, 'dangling2.tar'), { layers: [join(f!.dir, 'base'), dir] });
     await f!.s.ok(['load', '-i', d.path]);
-    const other = await puppeteer!.launch({ executablePath: CHROMIUM!, headless: true, args: ['--no-sandbox', '--disable-gpu'] });
+    const other = await launch!({ executablePath: CHROMIUM!, headless: true, args: ['--no-sandbox', '--disable-gpu'] });
     try {
       const p2 = await other.newPage();
       await p2.goto('about:blank');
