@@ -5,13 +5,13 @@
 //
 // The page is served with a Content-Security-Policy that allows only its own origin
 // (no inline script, no CDN) and may not be framed (clickjacking).
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Engine } from '../engine.js';
+import type { Router } from '../api/router.js';
+import { sendJson } from '../api/http.js';
 import { layerFiles, layerGraph } from './layers.js';
-import { invalidArgument, notFound } from '../errors.js';
+import { notFound } from '../errors.js';
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8',
@@ -56,53 +56,31 @@ function asset(name: string): Buffer | undefined {
 /** The names the page consists of: nothing else under /ui/ is served. */
 const ASSETS = new Set(['index.html', 'app.js', 'app.css', 'app.js.map', 'app.css.map']);
 
-export type UiAnswer =
-  | { kind: 'asset'; status: number; type: string; body: Buffer; headers: Record<string, string> }
-  | { kind: 'json'; value: unknown }
-  | { kind: 'redirect'; location: string };
-
-/**
- * Answers a request for the page or stowage's additions; undefined when the path is
- * not one of them (the Engine API handles it). Errors are StowageErrors, which the
- * server maps to statuses like any other.
- */
-export async function uiRoute(e: Engine, method: string, path: string, query: URLSearchParams, signal?: AbortSignal): Promise<UiAnswer | undefined> {
-  if (path === '/ui') return { kind: 'redirect', location: '/ui/' };
-  if (path.startsWith('/ui/')) {
-    if (method !== 'GET' && method !== 'HEAD') throw invalidArgument(`${method} ${path}: the page is read-only (GET)`);
-    const name = path === '/ui/' ? 'index.html' : path.slice(4);
-    if (!ASSETS.has(name)) throw notFound(`page not found: ${path}`);
+/** Adds the page and stowage's additions to the Engine API's router. */
+export function registerUiRoutes(r: Router): void {
+  r.get('/ui/{file}', ({ req, res, params }) => {
+    const name = params.file || 'index.html';
+    if (!ASSETS.has(name)) throw notFound(`page not found: /ui/${name}`);
     const body = asset(name);
     if (!body) throw notFound(`the store page is not built (run npm run build): ${name} is missing`);
     const ext = name.slice(name.lastIndexOf('.'));
-    return { kind: 'asset', status: 200, type: TYPES[ext] ?? 'application/octet-stream', body, headers: SECURITY_HEADERS };
-  }
-  if (path === '/stowage/v1/layers') {
-    if (method !== 'GET') throw invalidArgument(`${method} ${path}: only GET`);
-    return { kind: 'json', value: layerGraph(e) };
-  }
-  const m = /^\/stowage\/v1\/layers\/([^/]+)\/files$/.exec(path);
-  if (m) {
-    if (method !== 'GET') throw invalidArgument(`${method} ${path}: only GET`);
-    const limit = query.get('limit');
-    return { kind: 'json', value: await layerFiles(e, decodeURIComponent(m[1]!), { ...(limit !== null ? { limit: Number(limit) } : {}), ...(signal ? { signal } : {}) }) };
-  }
-  return undefined;
-}
-
-/** Writes an answer of uiRoute to a node:http response. */
-export function sendUiAnswer(a: UiAnswer, req: IncomingMessage, res: ServerResponse): void {
-  if (a.kind === 'redirect') {
-    res.writeHead(301, { Location: a.location, 'Content-Length': '0' });
+    res.writeHead(200, { ...SECURITY_HEADERS, 'Content-Type': TYPES[ext] ?? 'application/octet-stream', 'Content-Length': String(body.length) });
+    res.end(req.method === 'HEAD' ? undefined : body);
+  });
+  r.get('/ui/', ({ req, res }) => {
+    const body = asset('index.html');
+    if (!body) throw notFound('the store page is not built (run npm run build): index.html is missing');
+    res.writeHead(200, { ...SECURITY_HEADERS, 'Content-Type': TYPES['.html']!, 'Content-Length': String(body.length) });
+    res.end(req.method === 'HEAD' ? undefined : body);
+  });
+  // after '/ui/': the pattern '/ui' also matches '/ui/' (a trailing slash is optional)
+  r.get('/ui', ({ res }) => {
+    res.writeHead(301, { Location: '/ui/', 'Content-Length': '0' });
     res.end();
-    return;
-  }
-  if (a.kind === 'json') {
-    const body = Buffer.from(JSON.stringify(a.value) + '\n');
-    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': String(body.length) });
-    res.end(body);
-    return;
-  }
-  res.writeHead(a.status, { ...a.headers, 'Content-Type': a.type, 'Content-Length': String(a.body.length) });
-  res.end(req.method === 'HEAD' ? undefined : a.body);
+  });
+  r.get('/stowage/v1/layers', ({ engine, res }) => sendJson(res, 200, layerGraph(engine)));
+  r.get('/stowage/v1/layers/{id}/files', async ({ engine, res, params, query, signal }) => {
+    const limit = query.int('limit');
+    sendJson(res, 200, await layerFiles(engine, params.id!, { ...(limit !== undefined ? { limit } : {}), signal }));
+  });
 }
