@@ -246,3 +246,50 @@ describe('the store page in Chromium', () => {
     await f!.s.ok(['rmi', d.imageId]);
   });
 });
+
+describe('the store page with a deep store', () => {
+  it('keeps only the rows in view in the DOM (a 300-layer image) and scrolls to the last layer', async (t) => {
+    if (!requiresRoot(t) || !requires(t, !!CHROMIUM, 'chromium is not installed')) return;
+    const { launch } = await import('puppeteer-core');
+    const dir = mkdtempSync(join(process.env.STOWAGE_TEST_TMP ?? tmpdir(), 'stowage-ui-deep-'));
+    let server: ChildProcess | undefined;
+    try {
+      const s = stowage(join(dir, 'root'), 'overlay2');
+      const layers: string[] = [];
+      for (let i = 0; i < 300; i++) {
+        const l = join(dir, `l${i}`);
+        mkdirSync(l);
+        writeFileSync(join(l, `f${i}`), String(i));
+        layers.push(l);
+      }
+      const deep = await makeDockerArchive(join(dir, 'deep.tar'), { layers, repoTags: ['deep:1'] });
+      await s.ok(['load', '-i', deep.path]);
+      const ui = await startUi(s);
+      server = ui.server;
+      const browser = await launch({ executablePath: CHROMIUM!, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
+      try {
+        const page = await browser.newPage();
+        await page.setViewport({ width: 1400, height: 900 });
+        const errors: string[] = [];
+        page.on('pageerror', (e) => errors.push(String(e)));
+        await page.goto(ui.url);
+        await page.waitForSelector('.row.layer');
+        const inDom = await page.$$eval('.row', (ns) => ns.length);
+        const total = Number(await page.$eval('#tree', (n) => n.getAttribute('aria-rowcount')));
+        assert.equal(total, 301, '300 layers and the image');
+        assert.ok(inDom < 80, `only the rows in view are drawn: ${inDom}`);
+        await page.focus('#tree');
+        await page.keyboard.press('End');
+        const last = deep.chainIds[299]!.slice(7, 19);
+        await page.waitForFunction((c: string) => !!document.querySelector(`.row.layer[aria-label*="${c}"]`), { timeout: 5_000 }, last);
+        assert.deepEqual(errors, []);
+      } finally {
+        await browser.close();
+      }
+    } finally {
+      if (server) await stopServer(server);
+      assertNoMountsUnder(dir);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
