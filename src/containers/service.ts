@@ -34,8 +34,8 @@ export interface CreateOptions {
   env?: string[];
   workdir?: string;
   user?: string;
-  /** undefined: the image's; "": none (resets the image's CMD too, as Docker does). */
-  entrypoint?: string;
+  /** undefined: the image's; "": none (resets the image's CMD too, as Docker does); an array from the API. */
+  entrypoint?: string | string[];
   readOnly?: boolean;
   labels?: Record<string, string>;
   autoRemove?: boolean;
@@ -90,7 +90,7 @@ export class ContainerService {
     let entrypoint = ic.Entrypoint ?? [];
     let cmd = ic.Cmd ?? [];
     if (o.entrypoint !== undefined) {
-      entrypoint = o.entrypoint === '' ? [] : [o.entrypoint];
+      entrypoint = o.entrypoint === '' ? [] : Array.isArray(o.entrypoint) ? o.entrypoint : [o.entrypoint];
       cmd = [];
     }
     if (o.cmd && o.cmd.length > 0) cmd = o.cmd;
