@@ -35,6 +35,13 @@ export class Engine {
   readonly containers: ContainerService;
   private runtimes = new Map<string, OciRuntime>();
   private recovered = false;
+  private recoveredAt = 0;
+  /**
+   * A long-running engine (stowage serve) sets this: recovery then runs again when the
+   * last run is older, so garbage of CLI processes that died meanwhile is swept too.
+   * (Recovery only touches what dead owners left, so it is safe beside live work.)
+   */
+  recoverEveryMs?: number;
 
   private constructor(opts: EngineOptions) {
     this.layout = new Layout(opts.dataRoot ?? defaultDataRoot());
@@ -81,8 +88,10 @@ export class Engine {
    * that changes the store runs it first.
    */
   async recover(): Promise<{ abandoned: string[]; orphans: string[] }> {
-    if (this.recovered) return { abandoned: [], orphans: [] };
+    const stale = this.recoverEveryMs !== undefined && Date.now() - this.recoveredAt > this.recoverEveryMs;
+    if (this.recovered && !stale) return { abandoned: [], orphans: [] };
     this.recovered = true;
+    this.recoveredAt = Date.now();
     for (const n of staleTmpEntries(this.layout.tmpDir)) rmSync(join(this.layout.tmpDir, n), { recursive: true, force: true });
     const { volumeService } = await import('./volumes/service.js');
     await volumeService(this).recover();

@@ -8,6 +8,7 @@ import { createWriteStream, renameSync, rmSync } from 'node:fs';
 import type { GlobalOptions } from '../main.js';
 import { withEngine, collect, forEachArg } from '../open.js';
 import { inspectAction } from '../inspect.js';
+import { ExitError } from '../exit.js';
 import { compileTemplate, humanSize, renderTemplate, table } from '../format.js';
 import { invalidArgument, StowageError } from '../../errors.js';
 import type { Engine } from '../../engine.js';
@@ -16,11 +17,6 @@ import { createOptions, type RunFlags } from '../../views/create.js';
 import { PS_HEADERS, psRow, selectContainers } from '../../views/containers.js';
 
 const out = (s: string) => process.stdout.write(s);
-
-/** An error that carries the exit code `run` must end with. */
-export class ExitError extends Error {
-  constructor(readonly code: number, message: string) { super(message); }
-}
 
 function globalArgs(g: GlobalOptions, e: Engine): string[] {
   return ['--data-root', e.layout.root, '--storage-driver', e.driver.name, ...(g.storageDriver ? [] : [])];
