@@ -10,6 +10,7 @@ import { ImageService } from './images/service.js';
 import { ContainerStore } from './containers/store.js';
 import { ContainerService } from './containers/service.js';
 import { OciRuntime, findRuntime } from './runtime/runtime.js';
+import { EventService } from './events/service.js';
 import { createHash } from 'node:crypto';
 import type { StorageDriver } from './drivers/driver.js';
 import { selectDriver } from './drivers/select.js';
@@ -33,6 +34,8 @@ export class Engine {
   readonly images: ImageService;
   readonly containerStore: ContainerStore;
   readonly containers: ContainerService;
+  /** Docker's event log (record / subscribe), shared by every process on the data root. */
+  readonly events: EventService;
   private runtimes = new Map<string, OciRuntime>();
   private recovered = false;
   private recoveredAt = 0;
@@ -56,6 +59,7 @@ export class Engine {
     this.images = new ImageService(this);
     this.containerStore = new ContainerStore(this.db);
     this.containers = new ContainerService(this);
+    this.events = new EventService(this.db);
   }
 
   /**
