@@ -3,6 +3,7 @@
 // service as they are (ImageInspect, ImageSummary); the API serialises them.
 import type { ImageSummary, HistoryItem } from '../images/service.js';
 import { humanSize, since } from '../cli/format.js';
+import { globMatch } from '../images/filters.js';
 
 export const IMAGE_HEADERS: Record<string, string> = {
   Repository: 'REPOSITORY', Tag: 'TAG', ID: 'IMAGE ID', Digest: 'DIGEST', CreatedSince: 'CREATED', CreatedAt: 'CREATED AT', Size: 'SIZE',
@@ -60,4 +61,19 @@ export function imageIds(images: ImageSummary[], noTrunc: boolean): string[] {
   const seen = new Set<string>();
   for (const img of images) seen.add(noTrunc ? img.Id : img.Id.replace(/^sha256:/, '').slice(0, 12));
   return [...seen];
+}
+
+/**
+ * As dockerd: with reference filters (or `docker images REPO[:TAG]`), an image lists only
+ * the tags and digests that match, so `images -q busybox:1` prints one line, not one per tag.
+ */
+export function onlyMatchingRefs(images: ImageSummary[], filters: string[], reference?: string): ImageSummary[] {
+  const patterns = filters.filter((f) => f.startsWith('reference=')).map((f) => f.slice(10));
+  if (reference) patterns.push(reference);
+  if (patterns.length === 0) return images;
+  const hit = (n: string) => {
+    const bare = n.replace(/[:@].*$/, '');
+    return patterns.some((p) => globMatch(p, n) || globMatch(p, bare));
+  };
+  return images.map((s) => ({ ...s, RepoTags: s.RepoTags.filter(hit), RepoDigests: s.RepoDigests.filter(hit) }));
 }

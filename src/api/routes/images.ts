@@ -8,6 +8,7 @@ import { sendJson } from '../http.js';
 import { JsonStream } from '../stream.js';
 import { invalidArgument, notImplemented } from '../../errors.js';
 import { taggedName, shortImageId, classicPrinter } from '../../views/build.js';
+import { onlyMatchingRefs } from '../../views/images.js';
 
 /**
  * Hook for the registry client (branch `registry`): when the engine has `pull`/`push`
@@ -161,8 +162,7 @@ export function imageRoutes(r: Router): void {
   r.get('/images/json', (c) => {
     const filters = c.query.filters();
     const images = c.engine.images.list({ all: c.query.bool('all'), filters });
-    // Docker leaves RepoDigests out of nothing; the digests= flag only matters to old clients.
-    sendJson(c.res, 200, images);
+    sendJson(c.res, 200, onlyMatchingRefs(images, filters));
   });
   r.post('/images/create', async (c) => {
     if (c.query.has('fromImage') && c.query.str('fromImage')) return pull(c);

@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import type { GlobalOptions } from '../main.js';
 import { withEngine, collect, argErrors } from '../open.js';
 import { inspectAction } from '../inspect.js';
-import { IMAGE_HEADERS, imageRows, imageIds, historyRows, HISTORY_HEADERS, type ImageRow } from '../../views/images.js';
+import { IMAGE_HEADERS, imageRows, imageIds, historyRows, HISTORY_HEADERS, onlyMatchingRefs, type ImageRow } from '../../views/images.js';
 import { compileTemplate, humanSize, renderTemplate, table } from '../format.js';
 import { invalidArgument } from '../../errors.js';
 
@@ -15,7 +15,7 @@ const out = (s: string) => process.stdout.write(s);
 function listAction(g: () => GlobalOptions) {
   return async (reference: string | undefined, o: { all?: boolean; quiet?: boolean; digests?: boolean; trunc?: boolean; format?: string; filter?: string[] }) =>
     withEngine(g(), (e) => {
-      const images = e.images.list({ all: !!o.all, filters: o.filter ?? [], ...(reference ? { reference } : {}) });
+      const images = onlyMatchingRefs(e.images.list({ all: !!o.all, filters: o.filter ?? [], ...(reference ? { reference } : {}) }), o.filter ?? [], reference);
       const noTrunc = o.trunc === false; // commander turns --no-trunc into trunc: false
       if (o.quiet) {
         for (const id of imageIds(images, noTrunc)) out(id + '\n');
