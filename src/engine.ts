@@ -10,6 +10,7 @@ import { ImageService } from './images/service.js';
 import { ContainerStore } from './containers/store.js';
 import { ContainerService } from './containers/service.js';
 import { OciRuntime, findRuntime } from './runtime/runtime.js';
+import { EventService } from './events/service.js';
 import { createHash } from 'node:crypto';
 import type { StorageDriver } from './drivers/driver.js';
 import { selectDriver } from './drivers/select.js';
@@ -33,8 +34,17 @@ export class Engine {
   readonly images: ImageService;
   readonly containerStore: ContainerStore;
   readonly containers: ContainerService;
+  /** Docker's event log (record / subscribe), shared by every process on the data root. */
+  readonly events: EventService;
   private runtimes = new Map<string, OciRuntime>();
   private recovered = false;
+  private recoveredAt = 0;
+  /**
+   * A long-running engine (stowage serve) sets this: recovery then runs again when the
+   * last run is older, so garbage of CLI processes that died meanwhile is swept too.
+   * (Recovery only touches what dead owners left, so it is safe beside live work.)
+   */
+  recoverEveryMs?: number;
 
   private constructor(opts: EngineOptions) {
     this.layout = new Layout(opts.dataRoot ?? defaultDataRoot());
@@ -49,6 +59,7 @@ export class Engine {
     this.images = new ImageService(this);
     this.containerStore = new ContainerStore(this.db);
     this.containers = new ContainerService(this);
+    this.events = new EventService(this.db);
   }
 
   /**
@@ -81,8 +92,10 @@ export class Engine {
    * that changes the store runs it first.
    */
   async recover(): Promise<{ abandoned: string[]; orphans: string[] }> {
-    if (this.recovered) return { abandoned: [], orphans: [] };
+    const stale = this.recoverEveryMs !== undefined && Date.now() - this.recoveredAt > this.recoverEveryMs;
+    if (this.recovered && !stale) return { abandoned: [], orphans: [] };
     this.recovered = true;
+    this.recoveredAt = Date.now();
     for (const n of staleTmpEntries(this.layout.tmpDir)) rmSync(join(this.layout.tmpDir, n), { recursive: true, force: true });
     const { volumeService } = await import('./volumes/service.js');
     await volumeService(this).recover();

@@ -30,3 +30,8 @@ export function messageFor(err: unknown): string {
   if (e?.code === 'ENOSPC') return `Error: no space left on device${e.path ? ` (${e.path})` : ''}`;
   return `Error: ${e?.message ?? String(err)}`;
 }
+
+/** An error that carries the exit code `run` (or `build`) must end with. */
+export class ExitError extends Error {
+  constructor(readonly code: number, message: string) { super(message); }
+}

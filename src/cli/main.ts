@@ -3,7 +3,7 @@
 // time, so command modules are imported lazily), formats results, and maps
 // error categories to exit codes. Only this layer prints.
 import { Command, CommanderError, Option } from 'commander';
-import { exitCodeFor, messageFor } from './exit.js';
+import { exitCodeFor, messageFor, ExitError } from './exit.js';
 import { VERSION } from './version.js';
 
 export interface GlobalOptions { dataRoot?: string; storageDriver?: string }
@@ -31,10 +31,11 @@ import { registerImageCommands } from './commands/images.js';
 import { registerSystemCommands } from './commands/system.js';
 import { registerDfCommand } from './commands/df.js';
 import { registerVolumeCommands } from './commands/volumes.js';
-import { registerContainerCommands, ExitError } from './commands/containers.js';
+import { registerContainerCommands } from './commands/containers.js';
 import { registerBuildCommands } from './commands/build.js';
 import { registerCsiCommand } from './commands/csi.js';
 import { registerPluginCommands } from './commands/plugins.js';
+import { registerServeCommand } from './commands/serve.js';
 
 registerImageCommands(program, globals);
 registerSystemCommands(program, globals);
@@ -44,6 +45,7 @@ registerContainerCommands(program, globals);
 registerBuildCommands(program, globals);
 registerCsiCommand(program, globals);
 registerPluginCommands(program, globals);
+registerServeCommand(program, globals);
 
 async function main(): Promise<void> {
   try {

@@ -26,6 +26,10 @@ import { parseReference, referenceString } from '../images/reference.js';
 import { ownerToken } from '../store/owner.js';
 import { conflict, invalidArgument, notFound, failedPrecondition, isNotFound } from '../errors.js';
 import { isMountPoint } from '../drivers/mount.js';
+import type { StdioSession } from './stdio.js';
+import { waitFor, type WaitCondition, type WaitResult } from './wait.js';
+import type { AttachRequest } from './attach.js';
+import type { ExecCreateOptions } from './exec.js';
 
 export interface CreateOptions {
   image: string;
@@ -34,8 +38,8 @@ export interface CreateOptions {
   env?: string[];
   workdir?: string;
   user?: string;
-  /** undefined: the image's; "": none (resets the image's CMD too, as Docker does). */
-  entrypoint?: string;
+  /** undefined: the image's; "": none (resets the image's CMD too, as Docker does); an array from the API. */
+  entrypoint?: string | string[];
   readOnly?: boolean;
   labels?: Record<string, string>;
   autoRemove?: boolean;
@@ -90,7 +94,7 @@ export class ContainerService {
     let entrypoint = ic.Entrypoint ?? [];
     let cmd = ic.Cmd ?? [];
     if (o.entrypoint !== undefined) {
-      entrypoint = o.entrypoint === '' ? [] : [o.entrypoint];
+      entrypoint = o.entrypoint === '' ? [] : Array.isArray(o.entrypoint) ? o.entrypoint : [o.entrypoint];
       cmd = [];
     }
     if (o.cmd && o.cmd.length > 0) cmd = o.cmd;
@@ -421,6 +425,57 @@ export class ContainerService {
     });
     if (!o.interactive) process.stdin.unref?.();
     return code !== 0 ? startFailureCode(stderr) ?? code : code;
+  }
+
+  // ---- streams: attach, wait conditions, resize, top, stats, exec (see docs/containers.md)
+
+  /** Docker's attach: on a created container everything from the first byte once started; on a running one from now. */
+  async attach(ref: string, o: AttachRequest): Promise<StdioSession> {
+    const { attachContainer } = await import('./attach.js');
+    return attachContainer(this.engine, ref, o);
+  }
+
+  /** Docker's wait conditions; `registered` resolves once a later start/exit cannot be missed. */
+  waitFor(ref: string, condition: WaitCondition, signal?: AbortSignal): { registered: Promise<void>; result: Promise<WaitResult> } {
+    return waitFor(this.engine, ref, condition, signal);
+  }
+
+  /** The container's terminal size (a container with a tty only). */
+  async resize(ref: string, height: number, width: number): Promise<void> {
+    const { resizeContainer } = await import('./attach.js');
+    return resizeContainer(this.engine, ref, height, width);
+  }
+
+  /** `docker top`: Docker's Titles/Processes, from `ps` (default `-ef`) on the container's processes. */
+  async top(ref: string, psArgs?: string): Promise<{ Titles: string[]; Processes: string[][] }> {
+    const { top } = await import('./procs.js');
+    return top(this.engine, ref, psArgs);
+  }
+
+  /** One sample of Docker's stats JSON (cpu, memory, pids from the container's cgroup). */
+  async stats(ref: string): Promise<object> {
+    const { stats } = await import('./procs.js');
+    return stats(this.engine, ref);
+  }
+
+  async execCreate(ref: string, o: ExecCreateOptions): Promise<string> {
+    const { execCreate } = await import('./exec.js');
+    return execCreate(this.engine, ref, o);
+  }
+
+  async execStart(id: string, o: { detach: boolean; tty?: boolean }): Promise<StdioSession | null> {
+    const { execStart } = await import('./exec.js');
+    return execStart(this.engine, id, o);
+  }
+
+  async execInspect(id: string): Promise<object> {
+    const { execInspect } = await import('./exec.js');
+    return execInspect(this.engine, id);
+  }
+
+  async execResize(id: string, height: number, width: number): Promise<void> {
+    const { execResize } = await import('./exec.js');
+    return execResize(this.engine, id, height, width);
   }
 
   /** For inspect: the driver's view of the container's layer. */

@@ -133,6 +133,37 @@ CREATE TABLE IF NOT EXISTS build_file_sums (
 );
 `;
 
+/**
+ * Streams (events/ and containers/exec.ts).
+ *   events  Docker's event log, capped by the event service (the newest MAX_EVENTS rows
+ *           stay): written by whichever process makes a change, read by subscribers in
+ *           any process. time_nano is text: nanoseconds overflow SQLite's REAL precision.
+ *   execs   `exec` instances (Docker's ExecConfig): created by one request, started by
+ *           another, possibly from another process; the exit code is recorded by the
+ *           process that ran it (owner), a dead owner leaves it not running, code unknown.
+ */
+export const STREAMS_SCHEMA = `
+CREATE TABLE IF NOT EXISTS events (
+  seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+  time_nano   TEXT NOT NULL,
+  type        TEXT NOT NULL,
+  action      TEXT NOT NULL,
+  actor_id    TEXT NOT NULL,
+  attributes  TEXT NOT NULL DEFAULT '{}'    -- JSON object
+);
+CREATE TABLE IF NOT EXISTS execs (
+  id           TEXT PRIMARY KEY,            -- 64 hex
+  container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,
+  config       TEXT NOT NULL,               -- JSON: Cmd, Env, User, WorkingDir, Tty, Attach*, Privileged, DetachKeys
+  running      INTEGER NOT NULL DEFAULT 0,
+  exit_code    INTEGER,                     -- NULL until it exited
+  pid          INTEGER NOT NULL DEFAULT 0,
+  owner        TEXT,                        -- pid:starttime of the process running it
+  created_at   INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS execs_container ON execs(container_id);
+`;
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (
   key   TEXT PRIMARY KEY,
@@ -200,7 +231,7 @@ CREATE TABLE IF NOT EXISTS containers (
   created_at  INTEGER NOT NULL,
   FOREIGN KEY (driver, image_id) REFERENCES images(driver, id) ON DELETE RESTRICT
 );
-` + '\n' + VOLUMES_SCHEMA + '\n' + CSI_SCHEMA + '\n' + BUILD_SCHEMA;
+` + '\n' + VOLUMES_SCHEMA + '\n' + CSI_SCHEMA + '\n' + BUILD_SCHEMA + '\n' + STREAMS_SCHEMA;
 
 /** Synchronous sleep: start-up runs before any event loop work matters. */
 function sleepSync(ms: number): void {

@@ -9,9 +9,10 @@ import type { GlobalOptions } from '../main.js';
 import { withEngine, collect } from '../open.js';
 import { humanSize } from '../format.js';
 import { invalidArgument } from '../../errors.js';
-import type { BuildEvent } from '../../build/builder.js';
+import { ExitError } from '../exit.js';
+import { classicPrinter, plainPrinter, taggedName } from '../../views/build.js';
 
-const short = (id: string) => id.replace(/^sha256:/, '').slice(0, 12);
+import { shortImageId as short } from '../../views/build.js';
 
 interface BuildFlags {
   tag?: string[]; file?: string; buildArg?: string[]; noCache?: boolean; cache?: boolean; target?: string;
@@ -34,42 +35,6 @@ function keyValues(list: string[] | undefined, what: string, fromEnv: boolean): 
   return out;
 }
 
-/** Prints events in the classic builder's format. */
-function classicPrinter(write: (s: string) => void): (e: BuildEvent) => void {
-  let midLine = false;
-  const line = (s: string) => { if (midLine) { write('\n'); midLine = false; } write(s + '\n'); };
-  return (e) => {
-    switch (e.type) {
-      case 'step': line(`Step ${e.step}/${e.total} : ${e.text.split('\n')[0]}`); break;
-      case 'trigger': line(`# Executing ${e.count} build trigger${e.count === 1 ? '' : 's'}`); break;
-      case 'cached': line(' ---> Using cache'); break;
-      case 'running': line(` ---> Running in ${short(e.containerId)}`); break;
-      case 'output': { const s = e.data.toString('utf8'); write(s); midLine = !s.endsWith('\n'); break; }
-      case 'removed': line(`Removing intermediate container ${short(e.containerId)}`); break;
-      case 'result': line(` ---> ${short(e.id)}`); break;
-      case 'warning': line(e.message); break;
-    }
-  };
-}
-
-/** One numbered line per step (BuildKit's plain style): #N [i/n] INSTR, output, CACHED or DONE. */
-function plainPrinter(write: (s: string) => void): (e: BuildEvent) => void {
-  let n = 0;
-  let started = Date.now();
-  return (e) => {
-    switch (e.type) {
-      case 'step': n = e.step; started = Date.now(); write(`#${n} [${e.step}/${e.total}] ${e.text.split('\n')[0]}\n`); break;
-      case 'cached': write(`#${n} CACHED\n`); break;
-      case 'output':
-        for (const l of e.data.toString('utf8').split('\n').filter(Boolean)) write(`#${n} ${((Date.now() - started) / 1000).toFixed(3)} ${l}\n`);
-        break;
-      case 'result': write(`#${n} DONE ${e.seconds.toFixed(1)}s (${short(e.id)})\n`); break;
-      case 'warning': write(`WARNING: ${e.message}\n`); break;
-      default: break;
-    }
-  };
-}
-
 function buildAction(g: () => GlobalOptions) {
   return async (contextArg: string, o: BuildFlags) =>
     withEngine(g(), async (e) => {
@@ -86,7 +51,6 @@ function buildAction(g: () => GlobalOptions) {
       } else if (o.file) {
         dockerfile = { path: contextArg === '-' ? o.file : resolve(o.file) };
       }
-      const { ExitError } = await import('./containers.js');
       try {
         const r = await buildImage(e, {
           context: contextArg === '-' ? { tar: process.stdin as AsyncIterable<Buffer> } : { dir: resolve(contextArg) },
@@ -101,7 +65,7 @@ function buildAction(g: () => GlobalOptions) {
         for (const m of r.messages) write(m + '\n');
         if (o.quiet) { process.stdout.write(`${r.id}\n`); return; }
         write(`Successfully built ${short(r.id)}\n`);
-        for (const t of o.tag ?? []) write(`Successfully tagged ${t.includes(':') && !t.endsWith(']') && t.lastIndexOf(':') > t.lastIndexOf('/') ? t : `${t}:latest`}\n`);
+        for (const t of o.tag ?? []) write(`Successfully tagged ${taggedName(t)}\n`);
       } catch (err) {
         if (o.quiet) process.stderr.write(captured.join(''));
         if (err instanceof RunFailedError) throw new ExitError(err.exitCode, err.message);

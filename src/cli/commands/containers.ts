@@ -4,22 +4,19 @@
 // codes: `run` exits 125 when stowage fails, 126/127 when the command cannot be
 // invoked / is not found, else with the container's own code.
 import type { Command } from 'commander';
-import { readFileSync, createWriteStream, renameSync, rmSync } from 'node:fs';
+import { createWriteStream, renameSync, rmSync } from 'node:fs';
 import type { GlobalOptions } from '../main.js';
 import { withEngine, collect, forEachArg } from '../open.js';
-import { inspectAction } from './images.js';
-import { compileTemplate, humanSize, renderTemplate, since, table, humanDuration } from '../format.js';
+import { inspectAction } from '../inspect.js';
+import { ExitError } from '../exit.js';
+import { compileTemplate, humanSize, renderTemplate, table } from '../format.js';
 import { invalidArgument, StowageError } from '../../errors.js';
 import type { Engine } from '../../engine.js';
 import type { ContainerRecord } from '../../containers/types.js';
-import type { CreateOptions } from '../../containers/service.js';
+import { createOptions, type RunFlags } from '../../views/create.js';
+import { PS_HEADERS, psRow, selectContainers } from '../../views/containers.js';
 
 const out = (s: string) => process.stdout.write(s);
-
-/** An error that carries the exit code `run` must end with. */
-export class ExitError extends Error {
-  constructor(readonly code: number, message: string) { super(message); }
-}
 
 function globalArgs(g: GlobalOptions, e: Engine): string[] {
   return ['--data-root', e.layout.root, '--storage-driver', e.driver.name, ...(g.storageDriver ? [] : [])];
@@ -27,52 +24,6 @@ function globalArgs(g: GlobalOptions, e: Engine): string[] {
 
 function binPath(): string {
   return process.argv[1]!;
-}
-
-interface RunFlags {
-  detach?: boolean; interactive?: boolean; tty?: boolean; rm?: boolean; name?: string; env?: string[]; envFile?: string[];
-  workdir?: string; user?: string; entrypoint?: string; readOnly?: boolean; label?: string[]; network?: string; runtime?: string; hostname?: string;
-  volume?: string[]; mount?: string[]; tmpfs?: string[]; volumeDriver?: string; volumesFrom?: string[];
-}
-
-function parseEnvFile(path: string): string[] {
-  const outv: string[] = [];
-  let text: string;
-  try { text = readFileSync(path, 'utf8'); } catch (err) { throw invalidArgument(`open ${path}: ${(err as Error).message}`, { name: path }); }
-  for (const raw of text.split('\n')) {
-    const line = raw.trim();
-    if (!line || line.startsWith('#')) continue;
-    if (line.includes('=')) outv.push(line);
-    else if (process.env[line] !== undefined) outv.push(`${line}=${process.env[line]}`);
-  }
-  return outv;
-}
-
-function createOptions(image: string, cmd: string[], f: RunFlags): CreateOptions {
-  const env: string[] = [];
-  for (const file of f.envFile ?? []) env.push(...parseEnvFile(file));
-  for (const e of f.env ?? []) {
-    if (e.includes('=')) env.push(e);
-    else if (process.env[e] !== undefined) env.push(`${e}=${process.env[e]}`);
-  }
-  const labels: Record<string, string> = {};
-  for (const l of f.label ?? []) {
-    const i = l.indexOf('=');
-    labels[i < 0 ? l : l.slice(0, i)] = i < 0 ? '' : l.slice(i + 1);
-  }
-  return {
-    image, cmd, env, labels,
-    ...(f.name !== undefined ? { name: f.name } : {}),
-    ...(f.workdir !== undefined ? { workdir: f.workdir } : {}),
-    ...(f.user !== undefined ? { user: f.user } : {}),
-    ...(f.entrypoint !== undefined ? { entrypoint: f.entrypoint } : {}),
-    ...(f.network !== undefined ? { network: f.network } : {}),
-    ...(f.runtime !== undefined ? { runtime: f.runtime } : {}),
-    ...(f.hostname !== undefined ? { hostname: f.hostname } : {}),
-    readOnly: !!f.readOnly, autoRemove: !!f.rm, tty: !!f.tty, interactive: !!f.interactive,
-    volumes: f.volume ?? [], mounts: f.mount ?? [], tmpfs: f.tmpfs ?? [], volumesFrom: f.volumesFrom ?? [],
-    ...(f.volumeDriver !== undefined ? { volumeDriver: f.volumeDriver } : {}),
-  };
 }
 
 function runFlags(c: Command): Command {
@@ -103,52 +54,6 @@ function runFlags(c: Command): Command {
 function normFlags(f: RunFlags & { net?: string }): RunFlags {
   if (f.net && !f.network) f.network = f.net;
   return f;
-}
-
-/** Status column of `ps`: "Up 3 seconds", "Exited (0) 2 minutes ago", "Created". */
-export function statusText(c: ContainerRecord): string {
-  const s = c.State;
-  if (s.Running) return `Up ${humanDuration(Date.now() - Date.parse(s.StartedAt))}`;
-  if (s.Status === 'created') return 'Created';
-  if (s.Status === 'exited') return `Exited (${s.ExitCode}) ${humanDuration(Date.now() - Date.parse(s.FinishedAt))} ago`;
-  return s.Status;
-}
-
-function commandText(c: ContainerRecord, noTrunc: boolean): string {
-  const cmd = [c.Path, ...c.Args].join(' ');
-  if (noTrunc || cmd.length <= 20) return `"${cmd}"`;
-  return `"${cmd.slice(0, 19)}…"`;
-}
-
-export function inspectContainer(e: Engine, c: ContainerRecord, sizes?: { SizeRw: number; SizeRootFs: number }): Record<string, unknown> {
-  const dir = e.layout.container(c.Id);
-  const { Monitor: _m, ...state } = c.State;
-  return {
-    Id: c.Id,
-    Created: c.Created,
-    Path: c.Path,
-    Args: c.Args,
-    State: state,
-    Image: c.Image,
-    ResolvConfPath: `${dir}/resolv.conf`,
-    HostnamePath: `${dir}/hostname`,
-    HostsPath: `${dir}/hosts`,
-    LogPath: `${dir}/${c.Id}-json.log`,
-    Name: `/${c.Name}`,
-    RestartCount: c.RestartCount,
-    Driver: c.Driver,
-    Platform: 'linux',
-    MountLabel: '',
-    ProcessLabel: '',
-    AppArmorProfile: '',
-    ExecIDs: null,
-    HostConfig: c.HostConfig,
-    GraphDriver: e.containers.graphDriver(c),
-    ...(sizes ?? {}),
-    Mounts: c.Mounts,
-    Config: c.Config,
-    NetworkSettings: { Networks: { [c.HostConfig.NetworkMode]: {} } },
-  };
 }
 
 async function runAction(g: () => GlobalOptions, image: string, cmd: string[], f: RunFlags): Promise<void> {
@@ -282,33 +187,13 @@ export function registerContainerCommands(program: Command, g: () => GlobalOptio
       await e.containers.reconcile();
       const { containerFilter } = await import('../../containers/filters.js');
       const pred = containerFilter(f.filter ?? [], e);
-      let list = e.containers.list();
       const n = f.latest ? 1 : f.last !== undefined ? Number(f.last) : undefined;
-      if (n === undefined && !f.all) list = list.filter((c) => c.State.Running);
-      list = list.filter(pred);
-      if (n !== undefined && n >= 0) list = list.slice(0, n);
+      const list = selectContainers(e.containers.list(), { all: !!f.all, pred, ...(n !== undefined ? { last: n } : {}) });
       const noTrunc = f.trunc === false;
       if (f.quiet) { for (const c of list) out((noTrunc ? c.Id : c.Id.slice(0, 12)) + '\n'); return; }
       const rows = [];
-      for (const c of list) {
-        const sizes = f.size ? await e.containers.sizes(c) : undefined;
-        rows.push({
-          ID: noTrunc ? c.Id : c.Id.slice(0, 12),
-          Image: c.ImageRef,
-          Command: commandText(c, noTrunc),
-          CreatedAt: c.Created,
-          RunningFor: since(Date.parse(c.Created) / 1000),
-          Status: statusText(c),
-          State: c.State.Status,
-          Ports: '',
-          Names: c.Name,
-          Labels: Object.entries(c.Config.Labels ?? {}).map(([k, v]) => `${k}=${v}`).join(','),
-          Size: sizes ? `${humanSize(sizes.SizeRw)} (virtual ${humanSize(sizes.SizeRootFs)})` : '',
-          Mounts: '',
-          Networks: c.HostConfig.NetworkMode,
-        });
-      }
-      const headers = { ID: 'CONTAINER ID', Image: 'IMAGE', Command: 'COMMAND', CreatedAt: 'CREATED AT', RunningFor: 'CREATED', Status: 'STATUS', Ports: 'PORTS', Names: 'NAMES', Size: 'SIZE', State: 'STATE', Labels: 'LABELS', Networks: 'NETWORKS', Mounts: 'MOUNTS' };
+      for (const c of list) rows.push(psRow(c, noTrunc, f.size ? await e.containers.sizes(c) : undefined));
+      const headers = PS_HEADERS;
       if (f.format) { out(renderTemplate(compileTemplate(f.format, headers), rows)); return; }
       const cols: Array<keyof typeof headers> = ['ID', 'Image', 'Command', 'RunningFor', 'Status', 'Ports', 'Names', ...(f.size ? ['Size' as const] : [])];
       out(table([cols.map((k) => headers[k]), ...rows.map((r) => cols.map((k) => r[k]))]));

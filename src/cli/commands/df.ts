@@ -3,63 +3,10 @@
 import type { Command } from 'commander';
 import type { GlobalOptions } from '../main.js';
 import { withEngine } from '../open.js';
-import { compileTemplate, humanSize, json, renderTemplate, since, table } from '../format.js';
-import type { DiskUsageReport, TypeUsage } from '../../store/usage.js';
+import { compileTemplate, json, renderTemplate, table } from '../format.js';
+import { DF_HEADERS as HEADERS, dfSummary as summary, dfImageRows as imageRows, dfVerbose as verbose } from '../../views/df.js';
 
 const out = (s: string) => process.stdout.write(s);
-
-const HEADERS: Record<string, string> = {
-  Type: 'TYPE', TotalCount: 'TOTAL', Active: 'ACTIVE', Size: 'SIZE', Reclaimable: 'RECLAIMABLE',
-  Repository: 'REPOSITORY', Tag: 'TAG', ID: 'IMAGE ID', CreatedSince: 'CREATED', SharedSize: 'SHARED SIZE',
-  UniqueSize: 'UNIQUE SIZE', Containers: 'CONTAINERS',
-};
-
-interface SummaryRow { Type: string; TotalCount: string; Active: string; Size: string; Reclaimable: string }
-
-/** Docker prints "1.2MB (45%)"; the percentage is left out when there is nothing to divide. */
-function reclaimable(u: TypeUsage): string {
-  if (u.size <= 0) return humanSize(u.reclaimable);
-  return `${humanSize(u.reclaimable)} (${Math.floor((100 * u.reclaimable) / u.size)}%)`;
-}
-
-function summary(r: DiskUsageReport): SummaryRow[] {
-  const row = (Type: string, u: TypeUsage): SummaryRow => ({
-    Type, TotalCount: String(u.total), Active: String(u.active), Size: humanSize(u.size), Reclaimable: reclaimable(u),
-  });
-  return [row('Images', r.imageTotals), row('Containers', r.containerTotals), row('Local Volumes', r.volumeTotals), row('Build Cache', r.buildCacheTotals)];
-}
-
-function imageRows(r: DiskUsageReport) {
-  const rows = [];
-  for (const img of r.images) {
-    const tags = img.repoTags.length > 0 ? img.repoTags : ['<none>:<none>'];
-    for (const t of tags) {
-      const i = t.lastIndexOf(':');
-      rows.push({
-        Repository: t.slice(0, i), Tag: t.slice(i + 1), ID: img.id.replace(/^sha256:/, '').slice(0, 12),
-        CreatedSince: since(img.created), Size: humanSize(img.size), SharedSize: humanSize(img.sharedSize),
-        UniqueSize: humanSize(img.uniqueSize), Containers: String(img.containers),
-      });
-    }
-  }
-  return rows;
-}
-
-function verbose(r: DiskUsageReport): string {
-  let s = 'Images space usage:\n\n';
-  s += table([
-    ['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE', 'SHARED SIZE', 'UNIQUE SIZE', 'CONTAINERS'],
-    ...imageRows(r).map((x) => [x.Repository, x.Tag, x.ID, x.CreatedSince, x.Size, x.SharedSize, x.UniqueSize, x.Containers]),
-  ]);
-  s += '\nContainers space usage:\n\n';
-  s += table([['CONTAINER ID', 'IMAGE', 'COMMAND', 'LOCAL VOLUMES', 'SIZE', 'CREATED', 'STATUS', 'NAMES'],
-    ...r.containers.map((c) => [c.id.slice(0, 12), c.image, c.command.length > 20 ? `"${c.command.slice(0, 19)}…"` : `"${c.command}"`, String(c.volumes), humanSize(c.size), since(c.created), c.status, c.name])]);
-  s += '\nLocal Volumes space usage:\n\n';
-  s += table([['VOLUME NAME', 'LINKS', 'SIZE'], ...r.volumes.map((v) => [v.name, String(v.links), humanSize(v.size)])]);
-  s += `\nBuild cache usage: ${humanSize(r.buildCacheTotals.size)}\n\n`;
-  s += table([['CACHE ID', 'CACHE TYPE', 'SIZE', 'CREATED', 'LAST USED', 'USAGE', 'SHARED']]);
-  return s;
-}
 
 function dfAction(g: () => GlobalOptions) {
   return async (o: { verbose?: boolean; format?: string }) =>

@@ -5,62 +5,23 @@ import { createReadStream, createWriteStream, renameSync, rmSync, openSync, clos
 import { pipeline } from 'node:stream/promises';
 import type { GlobalOptions } from '../main.js';
 import { withEngine, collect, argErrors } from '../open.js';
-import { compileTemplate, humanSize, json, renderTemplate, since, table } from '../format.js';
+import { inspectAction } from '../inspect.js';
+import { IMAGE_HEADERS, imageRows, imageIds, historyRows, HISTORY_HEADERS, onlyMatchingRefs, type ImageRow } from '../../views/images.js';
+import { compileTemplate, humanSize, renderTemplate, table } from '../format.js';
 import { invalidArgument } from '../../errors.js';
-import type { ImageSummary } from '../../images/service.js';
 
 const out = (s: string) => process.stdout.write(s);
-
-const IMAGE_HEADERS: Record<string, string> = {
-  Repository: 'REPOSITORY', Tag: 'TAG', ID: 'IMAGE ID', Digest: 'DIGEST', CreatedSince: 'CREATED', CreatedAt: 'CREATED AT', Size: 'SIZE',
-  Containers: 'CONTAINERS', SharedSize: 'SHARED SIZE', UniqueSize: 'UNIQUE SIZE', VirtualSize: 'VIRTUAL SIZE',
-};
-
-interface ImageRow { Repository: string; Tag: string; ID: string; Digest: string; CreatedSince: string; CreatedAt: string; Size: string; Containers: string; VirtualSize: string; SharedSize: string; UniqueSize: string }
-
-/** One row per repository:tag, as `docker images` shows them. */
-function rows(images: ImageSummary[], noTrunc: boolean): ImageRow[] {
-  const out: ImageRow[] = [];
-  for (const img of images) {
-    const id = noTrunc ? img.Id : img.Id.replace(/^sha256:/, '').slice(0, 12);
-    const base = {
-      ID: id,
-      CreatedSince: since(img.Created),
-      CreatedAt: img.Created ? new Date(img.Created * 1000).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' +0000 UTC') : '',
-      Size: humanSize(img.Size), VirtualSize: humanSize(img.VirtualSize), Containers: 'N/A', SharedSize: 'N/A', UniqueSize: 'N/A',
-    };
-    const digestOf = (repo: string) => img.RepoDigests.find((d) => d.startsWith(repo + '@'))?.split('@')[1] ?? '<none>';
-    if (img.RepoTags.length === 0) {
-      if (img.RepoDigests.length === 0) out.push({ ...base, Repository: '<none>', Tag: '<none>', Digest: '<none>' });
-      for (const d of img.RepoDigests) {
-        const [repo, digest] = d.split('@');
-        out.push({ ...base, Repository: repo!, Tag: '<none>', Digest: digest! });
-      }
-      continue;
-    }
-    for (const t of img.RepoTags) {
-      const i = t.lastIndexOf(':');
-      const repo = t.slice(0, i);
-      out.push({ ...base, Repository: repo, Tag: t.slice(i + 1), Digest: digestOf(repo) });
-    }
-  }
-  return out;
-}
 
 function listAction(g: () => GlobalOptions) {
   return async (reference: string | undefined, o: { all?: boolean; quiet?: boolean; digests?: boolean; trunc?: boolean; format?: string; filter?: string[] }) =>
     withEngine(g(), (e) => {
-      const images = e.images.list({ all: !!o.all, filters: o.filter ?? [], ...(reference ? { reference } : {}) });
+      const images = onlyMatchingRefs(e.images.list({ all: !!o.all, filters: o.filter ?? [], ...(reference ? { reference } : {}) }), o.filter ?? [], reference);
       const noTrunc = o.trunc === false; // commander turns --no-trunc into trunc: false
       if (o.quiet) {
-        const seen = new Set<string>();
-        for (const img of images) {
-          const id = noTrunc ? img.Id : img.Id.replace(/^sha256:/, '').slice(0, 12);
-          if (!seen.has(id)) { seen.add(id); out(id + '\n'); }
-        }
+        for (const id of imageIds(images, noTrunc)) out(id + '\n');
         return;
       }
-      const r = rows(images, noTrunc);
+      const r = imageRows(images, noTrunc);
       if (o.format) {
         out(renderTemplate(compileTemplate(o.format, IMAGE_HEADERS), r));
         return;
@@ -80,39 +41,6 @@ function lsOptions(c: Command): Command {
     .option('--no-trunc', "don't truncate output")
     .option('-q, --quiet', 'only show image IDs');
 }
-
-/** `inspect`, `image inspect` (only images) and `container inspect` (only containers). */
-export function inspectAction(g: () => GlobalOptions, only?: 'image' | 'container') {
-  return async (names: string[], o: { format?: string; type?: string; size?: boolean }) =>
-    withEngine(g(), async (e) => {
-      const found: unknown[] = [];
-      const errors: string[] = [];
-      const type = only ?? o.type;
-      if (type && type !== 'image' && type !== 'container') throw invalidArgument(`"${type}" is not a valid value for --type`);
-      if (type !== 'image') await e.containers.reconcile();
-      const { inspectContainer } = await import('./containers.js');
-      for (const n of names) {
-        try {
-          if (type !== 'image') {
-            try {
-              const c = e.containers.resolve(n);
-              found.push(inspectContainer(e, c, o.size ? await e.containers.sizes(c) : undefined));
-              continue;
-            } catch (err) {
-              if (type === 'container') throw err;
-            }
-          }
-          found.push(e.images.inspect(n));
-        } catch (err) {
-          errors.push(type ? (err as Error).message : `No such object: ${n}`);
-        }
-      }
-      if (o.format) out(renderTemplate(compileTemplate(o.format), found));
-      else out(json(found) + '\n');
-      if (errors.length) throw argErrors(errors);
-    });
-}
-
 
 function rmAction(g: () => GlobalOptions) {
   return async (names: string[], o: { force?: boolean; prune?: boolean }) =>
@@ -138,18 +66,10 @@ function historyAction(g: () => GlobalOptions) {
       return withEngine(g(), (e) => {
       const items = e.images.history(name);
       const human = o.human !== false;
-      const shortId = (id: string) => (id === '<missing>' || noTrunc ? id : id.replace(/^sha256:/, '').slice(0, 12));
-      if (o.quiet) { for (const h of items) out(shortId(h.Id) + '\n'); return; }
-      const view = items.map((h) => ({
-        ID: shortId(h.Id),
-        CreatedSince: human ? since(h.Created) : new Date(h.Created * 1000).toISOString(),
-        CreatedAt: new Date(h.Created * 1000).toISOString(),
-        CreatedBy: noTrunc || h.CreatedBy.length <= 45 ? h.CreatedBy : h.CreatedBy.slice(0, 44) + '…',
-        Size: human ? humanSize(h.Size) : String(h.Size),
-        Comment: h.Comment,
-      }));
+      if (o.quiet) { for (const h of historyRows(items, { human, noTrunc })) out(h.ID + '\n'); return; }
+      const view = historyRows(items, { human, noTrunc });
       if (o.format) {
-        out(renderTemplate(compileTemplate(o.format, { ID: 'IMAGE', CreatedSince: 'CREATED', CreatedAt: 'CREATED AT', CreatedBy: 'CREATED BY', Size: 'SIZE', Comment: 'COMMENT' }), view));
+        out(renderTemplate(compileTemplate(o.format, HISTORY_HEADERS), view));
         return;
       }
       out(table([['IMAGE', 'CREATED', 'CREATED BY', 'SIZE', 'COMMENT'], ...view.map((v) => [v.ID, v.CreatedSince, v.CreatedBy, v.Size, v.Comment])]));

@@ -3,32 +3,12 @@
 // `plugin-glusterfs`, which runs the GlusterFS plugin shipped with stowage.
 // No engine is opened: plugins live outside the data root.
 import type { Command } from 'commander';
-import { createHash } from 'node:crypto';
 import type { GlobalOptions } from '../main.js';
 import { json, table } from '../format.js';
 import { invalidArgument } from '../../errors.js';
+import { describePlugin as describe, type PluginInfo } from '../../views/plugins.js';
 
 const out = (s: string) => process.stdout.write(s);
-
-interface PluginInfo { Id: string; Name: string; Description: string; Enabled: boolean; Addr: string; Source: string; Implements: string[]; Scope?: string; Error?: string }
-
-async function describe(name: string, found: { addr?: string; source: string; error?: string }): Promise<PluginInfo> {
-  const id = createHash('sha256').update(`${name}\0${found.source}`).digest('hex');
-  const info: PluginInfo = { Id: id, Name: name, Description: '', Enabled: false, Addr: found.addr ?? '', Source: found.source, Implements: [] };
-  if (found.error) { info.Error = found.error; info.Description = 'unusable plugin spec'; return info; }
-  const { PluginVolumeDriver } = await import('../../volumes/drivers/plugin.js');
-  const d = new PluginVolumeDriver({ name, addr: found.addr!, source: found.source }, '/nonexistent', { timeoutMs: 5000, retryMs: 0 });
-  try {
-    info.Implements = await d.client.activate({ retryMs: 0 });
-    info.Enabled = info.Implements.includes('VolumeDriver');
-    info.Description = info.Enabled ? `volume plugin at ${info.Addr}` : `implements ${info.Implements.join(', ') || 'nothing'}, not VolumeDriver`;
-    if (info.Enabled) info.Scope = (await d.capabilities()).scope;
-  } catch (err) {
-    info.Error = (err as Error).message;
-    info.Description = 'not answering';
-  }
-  return info;
-}
 
 export function registerPluginCommands(program: Command, _g: () => GlobalOptions): void {
   const plugin = program.command('plugin').description('Manage volume plugins (found in the plugin folders, as Docker finds them)');

@@ -1,41 +1,17 @@
 // commands/system.ts: info, version, system check.
 import type { Command } from 'commander';
-import { statfsSync } from 'node:fs';
 import type { GlobalOptions } from '../main.js';
 import { withEngine } from '../open.js';
 import { compileTemplate, json, renderTemplate } from '../format.js';
 import { API_VERSION, VERSION } from '../version.js';
+import { systemInfo, clientVersion, arch } from '../../views/system.js';
 
 const out = (s: string) => process.stdout.write(s);
-
-function arch(): string {
-  return ({ x64: 'amd64', arm64: 'arm64', ia32: '386' } as Record<string, string>)[process.arch] ?? process.arch;
-}
 
 function infoAction(g: () => GlobalOptions) {
   return async (o: { format?: string }) =>
     withEngine(g(), async (e) => {
-      const images = e.imageStore.all().length;
-      const containers = (e.db.prepare('SELECT COUNT(*) AS n FROM containers WHERE driver = ?').get(e.driver.name) as { n: number }).n;
-      const st = e.driver.status();
-      let free = 0;
-      try { const s = statfsSync(e.layout.root); free = s.bavail * s.bsize; } catch { /* shown as 0 */ }
-      const info = {
-        ID: '',
-        Containers: containers,
-        Images: images,
-        Driver: e.driver.name,
-        DriverStatus: [...st.details, ['Reason', e.driverReason]],
-        DockerRootDir: e.layout.root,
-        OperatingSystem: process.platform,
-        OSType: process.platform,
-        Architecture: arch(),
-        KernelVersion: (await import('node:os')).release(),
-        NCPU: (await import('node:os')).cpus().length,
-        MemTotal: (await import('node:os')).totalmem(),
-        ServerVersion: VERSION,
-        DataRootFree: free,
-      };
+      const info = systemInfo(e);
       if (o.format) { out(renderTemplate(compileTemplate(o.format), [info])); return; }
       let s = 'Server:\n';
       s += ` Containers: ${info.Containers}\n Images: ${info.Images}\n Server Version: ${VERSION}\n`;
@@ -49,9 +25,7 @@ function infoAction(g: () => GlobalOptions) {
 
 function versionAction() {
   return async (o: { format?: string }) => {
-    const v = {
-      Client: { Version: VERSION, ApiVersion: API_VERSION, NodeVersion: process.version, Os: process.platform, Arch: arch(), GitCommit: '' },
-    };
+    const v = { Client: clientVersion() };
     if (o.format) { out(renderTemplate(compileTemplate(o.format), [v])); return; }
     out(`Client: Stowage\n Version:           ${VERSION}\n API version:       ${API_VERSION}\n Node version:      ${process.version}\n OS/Arch:           ${process.platform}/${arch()}\n`);
   };

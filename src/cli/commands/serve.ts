@@ -1,0 +1,40 @@
+// commands/serve.ts: `stowage serve`, Docker's Engine API on unix sockets (and
+// loopback TCP when asked), so the docker CLI, docker-compose and Docker SDKs drive
+// stowage: DOCKER_HOST=unix:///run/stowage/stowage.sock docker ps. SIGTERM and
+// SIGINT shut it down cleanly; containers keep running under their monitors.
+import type { Command } from 'commander';
+import type { GlobalOptions } from '../main.js';
+import { openEngine, collect } from '../open.js';
+
+interface ServeFlags { host?: string[]; group?: string; allowRemoteTcp?: boolean }
+
+export function registerServeCommand(program: Command, g: () => GlobalOptions): void {
+  program.command('serve').description("Serve Docker's Engine API over a socket (for the docker CLI, docker-compose, SDKs)")
+    .option('-H, --host <address>', 'address to listen on: unix:///PATH, tcp://127.0.0.1:PORT or fd:// (repeatable; default unix:///run/stowage/stowage.sock)', collect)
+    .option('-G, --group <group>', 'group that may use the unix sockets (mode 0660, owner root)')
+    .option('--allow-remote-tcp', 'allow tcp:// addresses that are not loopback (no TLS: anyone who reaches it is root)')
+    .action(async (f: ServeFlags) => {
+      const { startServer } = await import('../../api/server.js');
+      const { DEFAULT_HOST } = await import('../../api/listeners.js');
+      const engine = await openEngine(g());
+      // A long-running engine: recovery (of what crashed CLI processes left) runs again every 30 s when asked for.
+      engine.recoverEveryMs = 30_000;
+      await engine.recover();
+      await engine.containers.reconcile();
+      const log = (line: string) => process.stderr.write(`${line}\n`);
+      const server = await startServer({
+        engine, hosts: f.host?.length ? f.host : [DEFAULT_HOST], ...(f.group !== undefined ? { group: f.group } : {}),
+        allowRemoteTcp: !!f.allowRemoteTcp, bin: process.argv[1]!,
+        globalArgs: ['--data-root', engine.layout.root, '--storage-driver', engine.driver.name], log,
+      }).catch((err: unknown) => { engine.close(); throw err; });
+      log(`stowage serve: data root ${engine.layout.root}, storage driver ${engine.driver.name}; ready`);
+      await new Promise<void>((resolve) => {
+        const stop = (sig: NodeJS.Signals) => { log(`${sig}: shutting down`); resolve(); };
+        process.once('SIGTERM', stop);
+        process.once('SIGINT', stop);
+      });
+      await server.close();
+      engine.close();
+      log('stowage serve: stopped');
+    });
+}
