@@ -170,7 +170,10 @@ function rowElement(r: Row): HTMLDivElement {
     'aria-label': `${r.kind} ${r.label}${r.size !== null ? `, ${humanSize(r.size)}` : ''}, ${r.badges.join(', ')}`,
   });
   n.dataset.key = r.key;
-  n.append(el('span', { class: 'rail', style: `width:${Math.min(r.depth, MAX_INDENT_DEPTH) * INDENT + 6}px` }));
+  // CSSOM, not a style attribute: the page's Content-Security-Policy forbids inline styles
+  const rail = el('span', { class: 'rail' });
+  rail.style.width = `${Math.min(r.depth, MAX_INDENT_DEPTH) * INDENT + 6}px`;
+  n.append(rail);
   const box = el('span', { class: 'box' },
     el('span', { class: 'kind' }, r.kind === 'container' ? 'container' : r.kind === 'image' ? (r.dangling ? 'dangling' : 'image') : r.shared ? 'shared layer' : 'layer'),
     el('span', { class: 'name' }, r.label),

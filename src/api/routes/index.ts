@@ -7,6 +7,7 @@ import { streamRoutes } from './streams.js';
 import { volumeRoutes } from './volumes.js';
 import { networkRoutes } from './networks.js';
 import { pluginRoutes } from './plugins.js';
+import { registerUiRoutes } from '../../ui/routes.js';
 
 export function registerRoutes(r: Router): void {
   systemRoutes(r);
@@ -16,4 +17,5 @@ export function registerRoutes(r: Router): void {
   volumeRoutes(r);
   networkRoutes(r);
   pluginRoutes(r);
+  registerUiRoutes(r);
 }

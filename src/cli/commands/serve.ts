@@ -2,6 +2,8 @@
 // loopback TCP when asked), so the docker CLI, docker-compose and Docker SDKs drive
 // stowage: DOCKER_HOST=unix:///run/stowage/stowage.sock docker ps. SIGTERM and
 // SIGINT shut it down cleanly; containers keep running under their monitors.
+// `stowage ui` is the same server on 127.0.0.1 with a free port, printing the store
+// page's URL (docs/ui.md).
 import type { Command } from 'commander';
 import type { GlobalOptions } from '../main.js';
 import { openEngine, collect } from '../open.js';
@@ -14,27 +16,48 @@ export function registerServeCommand(program: Command, g: () => GlobalOptions): 
     .option('-G, --group <group>', 'group that may use the unix sockets (mode 0660, owner root)')
     .option('--allow-remote-tcp', 'allow tcp:// addresses that are not loopback (no TLS: anyone who reaches it is root)')
     .action(async (f: ServeFlags) => {
-      const { startServer } = await import('../../api/server.js');
       const { DEFAULT_HOST } = await import('../../api/listeners.js');
-      const engine = await openEngine(g());
-      // A long-running engine: recovery (of what crashed CLI processes left) runs again every 30 s when asked for.
-      engine.recoverEveryMs = 30_000;
-      await engine.recover();
-      await engine.containers.reconcile();
-      const log = (line: string) => process.stderr.write(`${line}\n`);
-      const server = await startServer({
-        engine, hosts: f.host?.length ? f.host : [DEFAULT_HOST], ...(f.group !== undefined ? { group: f.group } : {}),
-        allowRemoteTcp: !!f.allowRemoteTcp, bin: process.argv[1]!,
-        globalArgs: ['--data-root', engine.layout.root, '--storage-driver', engine.driver.name], log,
-      }).catch((err: unknown) => { engine.close(); throw err; });
-      log(`stowage serve: data root ${engine.layout.root}, storage driver ${engine.driver.name}; ready`);
-      await new Promise<void>((resolve) => {
-        const stop = (sig: NodeJS.Signals) => { log(`${sig}: shutting down`); resolve(); };
-        process.once('SIGTERM', stop);
-        process.once('SIGINT', stop);
-      });
-      await server.close();
-      engine.close();
-      log('stowage serve: stopped');
+      await runServer(g, { hosts: f.host?.length ? f.host : [DEFAULT_HOST], ...(f.group !== undefined ? { group: f.group } : {}), allowRemoteTcp: !!f.allowRemoteTcp });
     });
+
+  program.command('ui').description('Serve the store page (and the Engine API) on 127.0.0.1 with a free port, and print its URL')
+    .option('-p, --port <port>', 'port on 127.0.0.1 (default: a free one)', '0')
+    .action(async (f: { port: string }) => {
+      if (!/^\d+$/.test(f.port) || Number(f.port) > 65535) throw new (await import('../../errors.js')).StowageError('InvalidArgument', `invalid --port ${JSON.stringify(f.port)}: want a number from 0 to 65535`);
+      await runServer(g, { hosts: [`tcp://127.0.0.1:${f.port}`], quietTcpWarning: true }, (addresses) => {
+        const a = addresses.find((x) => x.startsWith('tcp://'))!;
+        process.stdout.write(`Stowage UI: http://${a.slice('tcp://'.length)}/ui/   (Ctrl-C stops it)\n`);
+      });
+    });
+}
+
+/**
+ * Runs an Engine API server on one long-running engine until SIGTERM or SIGINT, then
+ * shuts down cleanly; containers keep running under their monitors.
+ */
+async function runServer(g: () => GlobalOptions, o: { hosts: string[]; group?: string; allowRemoteTcp?: boolean; quietTcpWarning?: boolean }, onReady?: (addresses: string[]) => void): Promise<void> {
+  const { startServer } = await import('../../api/server.js');
+  const engine = await openEngine(g());
+  // A long-running engine: recovery (of what crashed CLI processes left) runs again every 30 s when asked for.
+  engine.recoverEveryMs = 30_000;
+  await engine.recover();
+  await engine.containers.reconcile();
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  const server = await startServer({
+    engine, hosts: o.hosts, ...(o.group !== undefined ? { group: o.group } : {}),
+    allowRemoteTcp: !!o.allowRemoteTcp, bin: process.argv[1]!,
+    globalArgs: ['--data-root', engine.layout.root, '--storage-driver', engine.driver.name],
+    // `stowage ui` listens on loopback only, for the page: dockerd's remote-API warning would mislead
+    log: o.quietTcpWarning ? (line) => { if (!/^(WARNING|  )/.test(line)) log(line); } : log,
+  }).catch((err: unknown) => { engine.close(); throw err; });
+  log(`stowage serve: data root ${engine.layout.root}, storage driver ${engine.driver.name}; ready`);
+  onReady?.(server.addresses);
+  await new Promise<void>((resolve) => {
+    const stop = (sig: NodeJS.Signals) => { log(`${sig}: shutting down`); resolve(); };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+  await server.close();
+  engine.close();
+  log('stowage serve: stopped');
 }
