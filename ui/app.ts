@@ -112,7 +112,9 @@ function renderHeader(): void {
   t.replaceChildren();
   if (!df || !data) return;
   const imgs = df.Images ?? [];
-  const shared = imgs.reduce((a, i) => a + Math.max(i.SharedSize, 0), 0);
+  // bytes of the layers several images stand on, each counted once (Docker's per-image
+  // SharedSize would count a base layer once per image)
+  const shared = data.graph.layers.filter((l) => l.images.length > 1).reduce((a, l) => a + l.size, 0);
   const cons = df.Containers ?? [];
   const rw = cons.reduce((a, c) => a + (c.SizeRw ?? 0), 0);
   const vols = df.Volumes ?? [];
@@ -121,7 +123,7 @@ function renderHeader(): void {
   const unusedImages = imgs.filter((i) => i.Containers <= 0);
   const item = (label: string, value: string, title = '') => t.append(el('span', { class: 't', title }, `${label}: `, el('b', {}, value)));
   item('Images', `${imgs.length} · ${humanSize(df.LayersSize)}`, 'Every image layer counted once');
-  item('Shared by images', humanSize(shared), 'Sum of each image\'s shared size: bytes in layers that several images stand on');
+  item('Shared layers', humanSize(shared), 'Bytes in layers that several images stand on, each counted once');
   item('Unused images', String(unusedImages.length), 'Images no container uses (what image prune -a could remove)');
   item('Containers', `${cons.length} · ${humanSize(rw)}`, 'Writable layers');
   item('Volumes', `${vols.length} · ${humanSize(volSize)}`);
