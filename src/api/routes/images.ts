@@ -9,17 +9,7 @@ import { JsonStream } from '../stream.js';
 import { invalidArgument, notImplemented } from '../../errors.js';
 import { taggedName, shortImageId, classicPrinter } from '../../views/build.js';
 import { onlyMatchingRefs } from '../../views/images.js';
-
-/**
- * Hook for the registry client (branch `registry`): when the engine has `pull`/`push`
- * emitting Docker's JSON progress messages, images/create?fromImage and push forward
- * them; until then they answer 501.
- */
-interface RegistryHooks {
-  pull?: (ref: string, o: { platform?: string; onProgress: (m: object) => void; signal?: AbortSignal; auth?: string }) => Promise<unknown>;
-  push?: (ref: string, o: { onProgress: (m: object) => void; signal?: AbortSignal; auth?: string }) => Promise<unknown>;
-}
-const registry = (c: Ctx) => c.engine.images as unknown as RegistryHooks;
+import { registryClient } from '../registry-hook.js';
 
 /** Docker's `fromImage` + `tag` → one reference ("busybox" + "1.36" → busybox:1.36; a digest tag → @). */
 function joinRef(image: string, tag: string | undefined): string {
@@ -59,13 +49,13 @@ async function importFromBody(c: Ctx): Promise<void> {
 async function pull(c: Ctx): Promise<void> {
   const image = c.query.str('fromImage')!;
   const ref = joinRef(image, c.query.str('tag'));
-  const hooks = registry(c);
-  if (!hooks.pull) throw notImplemented(`pulling ${ref} is not available: this stowage has no registry client yet; load the image with \`docker load\` (POST /images/load) or import it`);
+  const hooks = await registryClient();
+  if (!hooks) throw notImplemented(`pulling ${ref} is not available: this stowage has no registry client yet; load the image with \`docker load\` (POST /images/load) or import it`);
   const s = new JsonStream(c.res);
   const platform = c.query.str('platform');
   const auth = c.req.headers['x-registry-auth'];
   try {
-    await hooks.pull(ref, { onProgress: (m) => s.write(m), signal: c.signal, ...(platform ? { platform } : {}), ...(typeof auth === 'string' ? { auth } : {}) });
+    await hooks.pull(c.engine, ref, { onProgress: (m) => s.write(m), signal: c.signal, ...(platform ? { platform } : {}), ...(typeof auth === 'string' ? { auth } : {}) });
   } catch (err) {
     if (!c.res.headersSent) throw err;
     s.error(err);
@@ -75,13 +65,13 @@ async function pull(c: Ctx): Promise<void> {
 
 async function push(c: Ctx): Promise<void> {
   const ref = joinRef(c.params.name!, c.query.str('tag'));
-  const hooks = registry(c);
+  const hooks = await registryClient();
   c.engine.images.resolve(ref);
-  if (!hooks.push) throw notImplemented(`pushing ${ref} is not available: this stowage has no registry client yet; use \`docker save\` (GET /images/get) to move it`);
+  if (!hooks) throw notImplemented(`pushing ${ref} is not available: this stowage has no registry client yet; use \`docker save\` (GET /images/get) to move it`);
   const s = new JsonStream(c.res);
   const auth = c.req.headers['x-registry-auth'];
   try {
-    await hooks.push(ref, { onProgress: (m) => s.write(m), signal: c.signal, ...(typeof auth === 'string' ? { auth } : {}) });
+    await hooks.push(c.engine, ref, { onProgress: (m) => s.write(m), signal: c.signal, ...(typeof auth === 'string' ? { auth } : {}) });
   } catch (err) {
     if (!c.res.headersSent) throw err;
     s.error(err);
