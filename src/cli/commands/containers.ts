@@ -15,6 +15,7 @@ import type { Engine } from '../../engine.js';
 import type { ContainerRecord } from '../../containers/types.js';
 import { createOptions, type RunFlags } from '../../views/create.js';
 import { PS_HEADERS, psRow, selectContainers } from '../../views/containers.js';
+import { rawTerminal } from '../terminal.js';
 
 const out = (s: string) => process.stdout.write(s);
 
@@ -114,28 +115,6 @@ async function runAction(g: () => GlobalOptions, image: string, cmd: string[], f
     if (after?.State.Error && (code === 126 || code === 127)) process.stderr.write(`Error: ${after.State.Error}\n`);
   });
   process.exitCode = code;
-}
-
-/**
- * Our terminal in raw mode, Docker's way (see native/pty.c makeRaw), and the input to
- * forward: what was typed before the switch, then the terminal — or only what was
- * typed, when the input had already ended (an EOF must not reach the container as the
- * NUL byte raw mode would turn it into: issue 16).
- */
-async function rawTerminal(): Promise<{ stdin: NodeJS.ReadableStream; restore: () => void }> {
-  const { ptyAvailable, ptyNative } = await import('../../util/pty.js');
-  const { PassThrough } = await import('node:stream');
-  if (!ptyAvailable()) {
-    process.stdin.setRawMode(true);
-    return { stdin: process.stdin, restore: () => process.stdin.setRawMode(false) };
-  }
-  const r = ptyNative().makeRaw(0);
-  const restore = () => { try { ptyNative().setTermios(0, r.saved); } catch { /* terminal gone */ } };
-  const input = new PassThrough();
-  if (r.pending.length) input.write(r.pending);
-  if (r.eof) input.end();
-  else process.stdin.pipe(input);
-  return { stdin: input, restore };
 }
 
 function exitFromState(e: Engine, id: string): number {
