@@ -4,6 +4,11 @@
       "target_name": "stowage_sys",
       "sources": ["native/sys.c"],
       "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+    },
+    {
+      "target_name": "stowage_pty",
+      "sources": ["native/pty.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"]
     }
   ]
 }

@@ -169,8 +169,15 @@ function prepare(srv: ServerContext, router: Router, l: Listener, req: IncomingM
   return { route: m.route, params: m.params, query: new Query(url.searchParams), version, abort, done: () => srv.shutdown.removeEventListener('abort', onShutdown) };
 }
 
+/** STOWAGE_API_DEBUG=1: one line per request on stderr (method, path, status, ms). */
+const DEBUG = !!process.env.STOWAGE_API_DEBUG;
+
 async function handle(srv: ServerContext, router: Router, l: Listener, req: IncomingMessage, res: ServerResponse): Promise<void> {
   let done = () => {};
+  if (DEBUG) {
+    const t0 = Date.now();
+    res.once('close', () => process.stderr.write(`${req.method} ${req.url} ${res.statusCode} ${Date.now() - t0}ms\n`));
+  }
   try {
     const p = prepare(srv, router, l, req);
     done = p.done;
@@ -195,6 +202,7 @@ function statusOf(err: unknown): number {
 async function handleUpgrade(srv: ServerContext, router: Router, l: Listener, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
   let done = () => {};
   socket.on('error', () => {});
+  if (DEBUG) process.stderr.write(`${req.method} ${req.url} (upgrade)\n`);
   try {
     const p = prepare(srv, router, l, req);
     done = p.done;

@@ -36,6 +36,7 @@ import { registerBuildCommands } from './commands/build.js';
 import { registerCsiCommand } from './commands/csi.js';
 import { registerPluginCommands } from './commands/plugins.js';
 import { registerServeCommand } from './commands/serve.js';
+import { registerStreamCommands } from './commands/streams.js';
 
 registerImageCommands(program, globals);
 registerSystemCommands(program, globals);
@@ -46,6 +47,7 @@ registerBuildCommands(program, globals);
 registerCsiCommand(program, globals);
 registerPluginCommands(program, globals);
 registerServeCommand(program, globals);
+registerStreamCommands(program, globals);
 
 async function main(): Promise<void> {
   try {

@@ -12,7 +12,8 @@
 // the mount, marks it exited. A claim on State.Monitor (in one transaction)
 // makes sure only one process finalizes a container.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { writeFileSync, mkdirSync, closeSync, rmSync } from 'node:fs';
+import { ReadStream } from 'node:tty';
 import { join } from 'node:path';
 import type { Engine } from '../engine.js';
 import type { ContainerRecord, ContainerState } from './types.js';
@@ -20,20 +21,34 @@ import { mountRootfs, releaseRootfs, writeEtcFiles } from './rootfs.js';
 import { LogWriter } from './logs.js';
 import { releaseMounts } from './mounts.js';
 import { buildSpec, resolveUser } from '../runtime/spec.js';
-import { startFailureCode } from '../runtime/runtime.js';
+import { startFailureCode, type OciRuntime } from '../runtime/runtime.js';
+import { AttachHub, consoleSocketPath } from './monitor.js';
+import { ptyAvailable, ptyNative } from '../util/pty.js';
+import { containerEvent } from '../events/actors.js';
 import { ownerAlive, ownerToken } from '../store/owner.js';
 import { StowageError, failedPrecondition, conflict } from '../errors.js';
 
 export interface AttachOptions {
-  /** Where the container's output goes besides the log (foreground run). */
+  /** Where the container's output goes besides the log and the attach socket (foreground run). */
   stdout?: NodeJS.WritableStream;
   stderr?: NodeJS.WritableStream;
+  /** Local input (foreground run -i); used only when the container has OpenStdin. */
   stdin?: NodeJS.ReadableStream;
+  /** The local side is a terminal (foreground run -t). With a runtime that cannot hand
+   *  the terminal over in the foreground (runc), the runtime is given it directly. */
   tty?: boolean;
+  /** The terminal's size at start (the local terminal's), rows and columns. */
+  consoleSize?: { height: number; width: number };
+}
+
+/** What a foreground watcher can do with the running container. */
+export interface WatchControls {
+  /** Sets the container's terminal size (a container with a terminal). */
+  resize(rows: number, cols: number): void;
 }
 
 /** Writes config.json into the container's folder (the OCI bundle) for its current config. */
-async function writeBundle(engine: Engine, c: ContainerRecord, rootfs: string): Promise<string> {
+async function writeBundle(engine: Engine, c: ContainerRecord, rootfs: string, consoleSize?: { height: number; width: number }): Promise<string> {
   const bundle = engine.layout.container(c.Id);
   mkdirSync(bundle, { recursive: true });
   const etc = writeEtcFiles(engine, c);
@@ -55,6 +70,7 @@ async function writeBundle(engine: Engine, c: ContainerRecord, rootfs: string): 
     mounts: [...etc, ...extra],
     labels: c.Config.Labels ?? {},
     cgroupsPath: `/stowage/${c.Id}`,
+    ...(consoleSize ? { consoleSize } : {}),
   });
   writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec, null, 2));
   return bundle;
@@ -62,9 +78,10 @@ async function writeBundle(engine: Engine, c: ContainerRecord, rootfs: string): 
 
 /**
  * Starts the container and watches it until it exits; returns its exit code.
- * Used by foreground `run` and by the monitor process.
+ * Used by foreground `run` / `start -a` and by the monitor process. The watcher owns
+ * the container's stdio and serves it on the attach socket (monitor.ts).
  */
-export async function runAndWatch(engine: Engine, id: string, attach: AttachOptions = {}, onStarted?: (c: ContainerRecord) => void): Promise<number> {
+export async function runAndWatch(engine: Engine, id: string, attach: AttachOptions = {}, onStarted?: (c: ContainerRecord, controls: WatchControls) => void): Promise<number> {
   const store = engine.containerStore;
   // Claim: only one watcher per container.
   const c = store.updateState(id, (s) => {
@@ -72,43 +89,120 @@ export async function runAndWatch(engine: Engine, id: string, attach: AttachOpti
     return { ...s, Monitor: ownerToken(), Error: '' };
   });
   const runtime = engine.runtime(c.HostConfig.Runtime || undefined);
+  const tty = c.Config.Tty;
+  const hub = new AttachHub(engine, c);
   let rootfs: string;
   let child: ChildProcess;
+  let masterFd: number | null = null;
   const logPath = join(engine.layout.container(c.Id), `${c.Id}-json.log`);
   let log: LogWriter | undefined;
   let stderrText = '';
+  let mode: 'pipe' | 'console' | 'inherit' = 'pipe';
   try {
     rootfs = mountRootfs(engine, c);
-    const bundle = await writeBundle(engine, c, rootfs);
+    await hub.listen();
+    // Clients that attached before the start get the first byte (see monitor.ts); a
+    // size one of them sent is the terminal's initial size.
+    await hub.waitForPending();
+    const bundle = await writeBundle(engine, c, rootfs, attach.consoleSize ?? hub.size);
     await runtime.delete(c.Id, { force: true }).catch(() => {});
     log = new LogWriter(logPath);
-    child = runtime.run(c.Id, bundle, attach.tty ? 'inherit' : 'pipe', { tty: !!attach.tty });
+    // A terminal: the pty master comes to us over --console-socket when the runtime
+    // allows it in the foreground (crun); otherwise the runtime copies between its
+    // stdio and the terminal (runc: our pipes, or the local terminal itself).
+    if (tty) mode = runtime.consoleInForeground && ptyAvailable() ? 'console' : attach.tty ? 'inherit' : 'pipe';
+    if (mode === 'console') {
+      const r = await runWithConsole(engine, runtime, c.Id, bundle);
+      child = r.child;
+      masterFd = r.fd;
+    } else {
+      child = runtime.run(c.Id, bundle, mode === 'inherit' ? 'inherit' : 'pipe', { tty });
+    }
   } catch (err) {
+    hub.close();
     log?.close();
     await finalize(engine, id, { exitCode: 125, error: (err as Error).message });
     throw err;
   }
   const startedAt = new Date().toISOString();
-  store.updateState(id, (s) => ({ ...s, Status: 'running', Running: true, Pid: child.pid ?? 0, StartedAt: startedAt, FinishedAt: '0001-01-01T00:00:00Z', ExitCode: 0 }));
-  onStarted?.(store.get(id)!);
-  if (!attach.tty) {
-    child.stdout?.on('data', (b: Buffer) => { log!.write('stdout', b); attach.stdout?.write(b); });
-    child.stderr?.on('data', (b: Buffer) => {
-      if (stderrText.length < 8192) stderrText += b.toString('utf8');
-      log!.write('stderr', b);
-      attach.stderr?.write(b);
-    });
-    if (attach.stdin && child.stdin) attach.stdin.pipe(child.stdin);
-    else child.stdin?.end();
+  const running = store.updateState(id, (s) => ({ ...s, Status: 'running', Running: true, Pid: child.pid ?? 0, StartedAt: startedAt, FinishedAt: '0001-01-01T00:00:00Z', ExitCode: 0 }));
+  if (attach.stdout || attach.stderr) containerEvent(engine, running, 'attach');
+  containerEvent(engine, running, 'start');
+  const emit = (stream: 'stdout' | 'stderr', b: Buffer) => {
+    log!.write(stream, b);
+    (stream === 'stdout' ? attach.stdout : attach.stderr)?.write(b);
+    hub.output(stream, b);
+  };
+  // The runtime's own stderr (all of the container's stderr with pipes) is kept for
+  // startFailureCode: 126/127 when the command could not be run.
+  const onStderr = (b: Buffer) => { if (stderrText.length < 8192) stderrText += b.toString('utf8'); emit('stderr', b); };
+  let masterDone: Promise<void> = Promise.resolve();
+  if (mode === 'pipe') {
+    child.stdout?.on('data', (b: Buffer) => emit('stdout', b));
+    child.stderr?.on('data', onStderr);
+    child.stdin?.on('error', () => {});
+    hub.setStdin(child.stdin ? { write: (b) => { child.stdin!.write(b); }, end: () => { child.stdin!.end(); } } : undefined);
+  } else if (mode === 'console') {
+    child.stdout?.on('data', (b: Buffer) => emit('stdout', b));
+    child.stderr?.on('data', onStderr);
+    child.stdin?.end();
+    if (masterFd !== null) {
+      const fd = masterFd;
+      const master = new ReadStream(fd);
+      master.on('data', (b: Buffer) => emit('stdout', b));
+      // Nothing is ever written to the terminal but what a client sends: closing stdin
+      // leaves a terminal open (as Docker), and no byte is sent at start (issue 16's NUL).
+      hub.setStdin({ write: (b) => { master.write(b); }, end: () => {} });
+      hub.setResizer((rows, cols) => ptyNative().setWinsize(fd, rows, cols));
+      // The master reads EIO once the last process holding the terminal is gone.
+      masterDone = new Promise((resolve) => { master.once('close', () => resolve()); master.once('error', () => { master.destroy(); resolve(); }); master.once('end', () => { master.destroy(); resolve(); }); });
+    }
   }
+  if (attach.stdin && mode !== 'inherit') {
+    attach.stdin.on('data', (b: Buffer) => hub.writeStdin(Buffer.from(b)));
+    attach.stdin.on('end', () => hub.closeStdin());
+  }
+  onStarted?.(running, { resize: (rows, cols) => hub.resize(rows, cols) });
   const code: number = await new Promise((resolve) => {
     child.on('close', (code, signal) => resolve(code ?? (signal ? 128 + (signalNumber(signal) ?? 9) : 255)));
     child.on('error', () => resolve(125));
   });
+  // Output still in the terminal is read before the end is announced (bounded: a
+  // process that escaped the container could hold the terminal open).
+  await Promise.race([masterDone, new Promise((r) => setTimeout(r, 2000).unref())]);
   log?.close();
   const failed = code !== 0 ? startFailureCode(stderrText) : undefined;
+  await hub.exit(failed ?? code);
   await finalize(engine, id, { exitCode: failed ?? code, error: failed ? stderrText.trim().split('\n').pop() ?? '' : '' });
   return failed ?? code;
+}
+
+/**
+ * `run --console-socket` in the foreground: the runtime stays our child (its exit code
+ * is the container's) and sends the terminal's master to a socket we listen on. The
+ * listening socket is non-blocking and polled, so a runtime that fails before sending
+ * anything is noticed by its exit.
+ */
+async function runWithConsole(engine: Engine, runtime: OciRuntime, id: string, bundle: string): Promise<{ child: ChildProcess; fd: number | null }> {
+  const pty = ptyNative();
+  const path = consoleSocketPath(engine, id);
+  rmSync(path, { force: true });
+  const lfd = pty.listenUnix(path);
+  try {
+    const child = runtime.run(id, bundle, 'pipe', { tty: true, consoleSocket: path });
+    let exited = false;
+    child.once('exit', () => { exited = true; });
+    child.once('error', () => { exited = true; });
+    for (let d = 1; ; d = Math.min(d * 2, 20)) {
+      const fd = pty.acceptFd(lfd);
+      if (fd !== null) return { child, fd };
+      if (exited) return { child, fd: pty.acceptFd(lfd) };
+      await new Promise((r) => setTimeout(r, d));
+    }
+  } finally {
+    closeSync(lfd);
+    rmSync(path, { force: true });
+  }
 }
 
 function signalNumber(sig: string): number | undefined {
@@ -127,10 +221,12 @@ export async function finalize(engine: Engine, id: string, r: { exitCode: number
   await runtime.delete(c.Id, { force: true }).catch(() => {});
   await releaseMounts(engine, c);
   try { releaseRootfs(engine, c); } catch { /* recorded below; check reports leaked mounts */ }
-  engine.containerStore.updateState(id, (s) => ({
+  const after = engine.containerStore.updateState(id, (s) => ({
     ...s, Status: 'exited', Running: false, Pid: 0, ExitCode: r.exitCode, Error: r.error,
     FinishedAt: new Date().toISOString(), Monitor: undefined,
   } as ContainerState));
+  // waitFor (wait.ts) reads the exit code from this event: a --rm container's row is gone soon.
+  containerEvent(engine, after, 'die', { exitCode: String(r.exitCode), ...(r.error ? { error: r.error } : {}) });
   if (c.HostConfig.AutoRemove) {
     await engine.containers.remove(id, { force: true, volumes: true }).catch(() => {});
   }

@@ -5,7 +5,8 @@
 // terminal); everyone else — the CLI's `attach`, the API server's hijacked attach —
 // talks to it over a unix socket in the exec root. A frame is
 //   [type: u8][length: u32 big-endian][payload]
-// Client → monitor: HELLO (JSON options), STDIN (bytes), STDIN_CLOSE, RESIZE (JSON).
+// Client → monitor: HELLO (JSON options), STDIN (bytes), STDIN_CLOSE, RESIZE (JSON),
+// DETACH (leaving without closing stdin).
 // Monitor → client: READY (JSON), STDOUT, STDERR (bytes), EXIT (JSON {code}), ERROR (text).
 // Length-prefixed binary frames (not JSON lines) because stdout is arbitrary bytes.
 import { invalidArgument } from '../errors.js';
@@ -30,6 +31,7 @@ export const enum Frame {
   Stdin = 2,
   StdinClose = 3,
   Resize = 4,
+  Detach = 5,
   Ready = 16,
   Stdout = 17,
   Stderr = 18,

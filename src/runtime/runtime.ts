@@ -212,9 +212,22 @@ export class OciRuntime {
    * stdin/stdout/stderr pipes; 'inherit' passes ours (a terminal when process.terminal).
    * The runtime deletes its state when the container exits.
    */
-  run(id: string, bundle: string, stdio: 'inherit' | 'pipe', opts: { tty?: boolean; log?: string | false } = {}): ChildProcess {
+  run(id: string, bundle: string, stdio: 'inherit' | 'pipe', opts: { tty?: boolean; log?: string | false; consoleSocket?: string } = {}): ChildProcess {
     const log = opts.log === false ? undefined : opts.log ?? OciRuntime.logPath(bundle);
-    return this.spawn([...this.logArgs(log), 'run', '--bundle', bundle, id], stdio);
+    // --console-socket: the runtime sends the terminal's master there (crun also in the
+    // foreground; runc refuses it unless detached, see consoleInForeground).
+    const cs = opts.consoleSocket ? ['--console-socket', opts.consoleSocket] : [];
+    return this.spawn([...this.logArgs(log), 'run', ...cs, '--bundle', bundle, id], stdio);
+  }
+
+  /**
+   * Whether `run`/`exec` in the foreground (the runtime stays the process's parent, so
+   * its exit code is the process's) accept --console-socket: crun does; runc refuses
+   * ("cannot use console socket if runc will not detach"). Without it the runtime
+   * copies between its own stdio and the terminal, and the terminal's size cannot be set.
+   */
+  get consoleInForeground(): boolean {
+    return this.info.name === 'crun';
   }
 
   /**
@@ -267,6 +280,18 @@ export class OciRuntime {
     if (r.code !== 0) throw this.failure('kill', id, r.stderr);
   }
 
+  /** The host pids of the container's processes (`ps --format json`: both runtimes read the cgroup). */
+  async pids(id: string): Promise<number[]> {
+    const r = await this.call(['ps', '--format', 'json', id]);
+    if (r.code !== 0) throw this.failure('ps', id, r.stderr);
+    try {
+      const j = JSON.parse(r.stdout || '[]') as unknown;
+      return Array.isArray(j) ? j.filter((x): x is number => typeof x === 'number') : [];
+    } catch (err) {
+      throw internal(`${this.info.name} ps ${id}: unreadable output`, { op: 'ps', name: id, cause: err });
+    }
+  }
+
   /** Removes the runtime's state of a stopped container (`force`: kills a running one first). Missing is fine. */
   async delete(id: string, opts: { force?: boolean } = {}): Promise<void> {
     if (!this.known(id)) return;
@@ -278,13 +303,14 @@ export class OciRuntime {
    * Runs a process (an OCI `process` object, see buildProcess) in a running container.
      * Exit code: the process's, or 1 (runc, crun) when it could not start.
    */
-  exec(id: string, proc: object, stdio: 'inherit' | 'pipe', opts: { tty?: boolean; detach?: boolean; log?: string } = {}): ChildProcess {
+  exec(id: string, proc: object, stdio: 'inherit' | 'pipe', opts: { tty?: boolean; detach?: boolean; log?: string; consoleSocket?: string } = {}): ChildProcess {
     // The process JSON goes through a private temporary file: a pipe on an extra fd
     // would do, but Node's 'pipe' stdio is a socketpair, which /proc/self/fd/N cannot open.
     const file = join(tmpdir(), `stowage-exec-${process.pid}-${randomBytes(6).toString('hex')}.json`);
     writeFileSync(file, JSON.stringify(proc), { mode: 0o600, flag: 'wx' });
     const args = [...this.logArgs(opts.log), 'exec', '--process', file];
     if (opts.tty) args.push('--tty');
+    if (opts.consoleSocket) args.push('--console-socket', opts.consoleSocket);
     if (opts.detach) args.push('--detach');
     let c: ChildProcess;
     try {

@@ -66,6 +66,8 @@ export interface SpecInput {
   cgroupns?: 'host' | 'private';
   /** /dev/shm size in bytes; default 64 MiB. */
   shmSize?: number;
+  /** The terminal's initial size (process.consoleSize), with a terminal. */
+  consoleSize?: { height: number; width: number };
 }
 
 /** What a process that runs in the container looks like: `process` of config.json, also
@@ -78,6 +80,8 @@ export interface ProcessInput {
   terminal: boolean;
   /** HOSTNAME for the environment; omitted when undefined. */
   hostname?: string;
+  /** The terminal's initial size, set by the runtime before the process starts. */
+  consoleSize?: { height: number; width: number };
 }
 
 const CONTAINER_ID = /^[A-Za-z0-9][A-Za-z0-9_.+-]{0,127}$/;
@@ -143,6 +147,7 @@ export function buildProcess(p: ProcessInput): Record<string, unknown> {
   const caps = [...DEFAULT_CAPABILITIES];
   return {
     terminal: p.terminal,
+    ...(p.terminal && p.consoleSize && p.consoleSize.height > 0 && p.consoleSize.width > 0 ? { consoleSize: { ...p.consoleSize } } : {}),
     user: { uid: p.user.uid, gid: p.user.gid, additionalGids: [...p.user.additionalGids] },
     args: [...p.args],
     env: containerEnv(p.env, { hostname: p.hostname, terminal: p.terminal, home: p.user.home }),
@@ -238,6 +243,7 @@ export function buildSpec(input: SpecInput): Record<string, unknown> {
     ociVersion: '1.0.2',
     process: buildProcess({
       args: input.args, env: input.env, cwd: input.cwd, user: input.user, terminal: input.terminal, hostname: input.hostname,
+      ...(input.consoleSize ? { consoleSize: input.consoleSize } : {}),
     }),
     root: { path: input.rootfs, readonly: input.readonlyRootfs },
     hostname: input.hostname,

@@ -42,7 +42,8 @@ export function inspectContainer(e: Engine, c: ContainerRecord, sizes?: { SizeRw
     ProcessLabel: '',
     AppArmorProfile: '',
     ExecIDs: null,
-    HostConfig: c.HostConfig,
+    // LogConfig: clients (docker-compose's logs) read only containers whose log driver they know.
+    HostConfig: { LogConfig: { Type: 'json-file', Config: {} }, ...c.HostConfig },
     GraphDriver: e.containers.graphDriver(c),
     ...(sizes ?? {}),
     Mounts: c.Mounts,

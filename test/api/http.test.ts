@@ -8,7 +8,7 @@ import { connect } from 'node:net';
 import { existsSync, statSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { requiresRoot, tempDir } from '../helpers/env.js';
+import { requires, requiresRoot, tempDir } from '../helpers/env.js';
 import { BIN } from '../helpers/cli.js';
 import { startServe, httpOver } from './serve.js';
 import { parseHost } from '../../src/api/listeners.js';
@@ -160,4 +160,26 @@ test('SIGTERM shuts the server down cleanly and removes its socket; a stale sock
   const code = await new Promise<number | null>((r) => second.once('exit', r));
   assert.equal(code, 1);
   assert.match(err, /in use by a running server/);
+});
+
+test('-H fd://: the socket systemd passes (socket activation, deploy/systemd/stowage.socket)', async (t) => {
+  if (!requiresRoot(t)) return;
+  const { spawnSync } = await import('node:child_process');
+  if (!requires(t, spawnSync('systemd-socket-activate', ['--help'], { stdio: 'ignore' }).status === 0, 'systemd-socket-activate (Debian package systemd) is missing')) return;
+  const dir = tempDir(t, 'stowage-api-');
+  const sock = join(dir, 'activated.sock');
+  const p = spawn('systemd-socket-activate', ['-l', sock, process.execPath, BIN, '--data-root', join(dir, 'root'), '--storage-driver', 'overlay2', 'serve', '-H', 'fd://'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  p.stderr.on('data', (b: Buffer) => (log += b.toString()));
+  t.after(async () => {
+    if (p.exitCode === null) { p.kill('SIGTERM'); await new Promise((r) => p.once('exit', r)); }
+  });
+  // The first connection starts the server (systemd-socket-activate execs it then).
+  for (let i = 0; i < 100 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 50));
+  const r = await httpOver({ socketPath: sock }, 'GET', '/v1.41/version');
+  assert.equal(r.status, 200, log);
+  assert.equal(r.json().ApiVersion, '1.41');
+  p.kill('SIGTERM');
+  assert.equal(await new Promise((res) => p.once('exit', (code) => res(code))), 0, log);
+  assert.match(log, /API listen on fd:\/\//);
 });

@@ -12,6 +12,7 @@ import { invalidArgument, notFound, notImplemented, findStowageError } from '../
 import { createOptionsFromApi } from '../../views/create.js';
 import { containerSummary, inspectContainer, selectContainers } from '../../views/containers.js';
 import { hasStreamFeature, streamFeature } from '../engine-streams.js';
+import { serialized } from '../serial.js';
 import type { ContainerRecord } from '../../containers/types.js';
 
 async function start(c: Ctx, ref: string): Promise<boolean> {
@@ -244,7 +245,7 @@ export function containerRoutes(r: Router): void {
     const o = createOptionsFromApi(body, c.query.str('name'));
     let rec;
     try {
-      rec = await c.engine.containers.create(o);
+      rec = await serialized(() => c.engine.containers.create(o));
     } catch (err) {
       // The docker CLI takes any 404 from create for a missing image and tries to pull it;
       // a missing volume plugin or --volumes-from container must reach the user as itself.
@@ -267,7 +268,7 @@ export function containerRoutes(r: Router): void {
   });
   r.post('/containers/prune', async (c) => {
     if (c.query.filters().length) throw notImplemented('container prune filters (until=, label=) are not supported by stowage yet');
-    sendJson(c.res, 200, await c.engine.containers.prune());
+    sendJson(c.res, 200, await serialized(() => c.engine.containers.prune()));
   });
   r.get('/containers/{id}/json', async (c) => {
     await c.engine.containers.reconcile();
@@ -311,7 +312,7 @@ export function containerRoutes(r: Router): void {
   r.delete('/containers/{id}', async (c) => {
     if (c.query.bool('link')) throw notImplemented('links are not supported by stowage');
     await c.engine.containers.reconcile();
-    await c.engine.containers.remove(c.params.id!, { force: c.query.bool('force'), volumes: c.query.bool('v') });
+    await serialized(() => c.engine.containers.remove(c.params.id!, { force: c.query.bool('force'), volumes: c.query.bool('v') }));
     noContent(c.res);
   });
   const unsupported = (what: string) => async (c: Ctx) => {

@@ -9,17 +9,8 @@ import { JsonStream } from '../stream.js';
 import { invalidArgument, notImplemented } from '../../errors.js';
 import { taggedName, shortImageId, classicPrinter } from '../../views/build.js';
 import { onlyMatchingRefs } from '../../views/images.js';
-
-/**
- * Hook for the registry client (branch `registry`): when the engine has `pull`/`push`
- * emitting Docker's JSON progress messages, images/create?fromImage and push forward
- * them; until then they answer 501.
- */
-interface RegistryHooks {
-  pull?: (ref: string, o: { platform?: string; onProgress: (m: object) => void; signal?: AbortSignal; auth?: string }) => Promise<unknown>;
-  push?: (ref: string, o: { onProgress: (m: object) => void; signal?: AbortSignal; auth?: string }) => Promise<unknown>;
-}
-const registry = (c: Ctx) => c.engine.images as unknown as RegistryHooks;
+import { registryClient } from '../registry-hook.js';
+import { serialized } from '../serial.js';
 
 /** Docker's `fromImage` + `tag` → one reference ("busybox" + "1.36" → busybox:1.36; a digest tag → @). */
 function joinRef(image: string, tag: string | undefined): string {
@@ -47,10 +38,10 @@ async function importFromBody(c: Ctx): Promise<void> {
   const changes = c.query.p.getAll('changes');
   const platform = c.query.str('platform');
   const message = c.query.str('message');
-  const id = await c.engine.images.import(c.req as AsyncIterable<Buffer>, {
+  const id = await serialized(() => c.engine.images.import(c.req as AsyncIterable<Buffer>, {
     ...(reference ? { reference } : {}), ...(changes.length ? { changes } : {}), ...(platform ? { platform } : {}),
     ...(message ? { message } : {}), signal: c.signal,
-  });
+  }));
   const s = new JsonStream(c.res);
   s.write({ status: id });
   s.end();
@@ -59,13 +50,13 @@ async function importFromBody(c: Ctx): Promise<void> {
 async function pull(c: Ctx): Promise<void> {
   const image = c.query.str('fromImage')!;
   const ref = joinRef(image, c.query.str('tag'));
-  const hooks = registry(c);
-  if (!hooks.pull) throw notImplemented(`pulling ${ref} is not available: this stowage has no registry client yet; load the image with \`docker load\` (POST /images/load) or import it`);
+  const hooks = await registryClient();
+  if (!hooks) throw notImplemented(`pulling ${ref} is not available: this stowage has no registry client yet; load the image with \`docker load\` (POST /images/load) or import it`);
   const s = new JsonStream(c.res);
   const platform = c.query.str('platform');
   const auth = c.req.headers['x-registry-auth'];
   try {
-    await hooks.pull(ref, { onProgress: (m) => s.write(m), signal: c.signal, ...(platform ? { platform } : {}), ...(typeof auth === 'string' ? { auth } : {}) });
+    await serialized(() => hooks.pull(c.engine, ref, { onProgress: (m) => s.write(m), signal: c.signal, ...(platform ? { platform } : {}), ...(typeof auth === 'string' ? { auth } : {}) }));
   } catch (err) {
     if (!c.res.headersSent) throw err;
     s.error(err);
@@ -75,13 +66,13 @@ async function pull(c: Ctx): Promise<void> {
 
 async function push(c: Ctx): Promise<void> {
   const ref = joinRef(c.params.name!, c.query.str('tag'));
-  const hooks = registry(c);
+  const hooks = await registryClient();
   c.engine.images.resolve(ref);
-  if (!hooks.push) throw notImplemented(`pushing ${ref} is not available: this stowage has no registry client yet; use \`docker save\` (GET /images/get) to move it`);
+  if (!hooks) throw notImplemented(`pushing ${ref} is not available: this stowage has no registry client yet; use \`docker save\` (GET /images/get) to move it`);
   const s = new JsonStream(c.res);
   const auth = c.req.headers['x-registry-auth'];
   try {
-    await hooks.push(ref, { onProgress: (m) => s.write(m), signal: c.signal, ...(typeof auth === 'string' ? { auth } : {}) });
+    await hooks.push(c.engine, ref, { onProgress: (m) => s.write(m), signal: c.signal, ...(typeof auth === 'string' ? { auth } : {}) });
   } catch (err) {
     if (!c.res.headersSent) throw err;
     s.error(err);
@@ -117,7 +108,7 @@ async function build(c: Ctx): Promise<void> {
   try {
     const dockerfile = q.str('dockerfile');
     const target = q.str('target');
-    const r = await buildImage(c.engine, {
+    const r = await serialized(() => buildImage(c.engine, {
       context: { tar: c.req as AsyncIterable<Buffer> },
       ...(dockerfile ? { dockerfile: { path: dockerfile } } : {}),
       tags,
@@ -127,7 +118,7 @@ async function build(c: Ctx): Promise<void> {
       ...(target ? { target } : {}),
       signal: c.signal,
       onEvent: printer,
-    });
+    }));
     if (buffered) { say(buffered); buffered = ''; }
     for (const m of r.messages) say(m + '\n');
     s.write({ aux: { ID: r.id } });
@@ -145,7 +136,7 @@ async function build(c: Ctx): Promise<void> {
 async function load(c: Ctx): Promise<void> {
   const path = await spool(c, 'load');
   try {
-    const r = await c.engine.images.load(path, { signal: c.signal });
+    const r = await serialized(() => c.engine.images.load(path, { signal: c.signal }));
     const s = new JsonStream(c.res);
     for (const m of r.messages) s.write({ stream: m + '\n' });
     for (const img of r.images) {
@@ -175,7 +166,7 @@ export function imageRoutes(r: Router): void {
     const filters = c.query.filters();
     const dangling = filters.find((f) => f.startsWith('dangling='));
     const all = dangling !== undefined && ['0', 'false'].includes(dangling.slice(9));
-    sendJson(c.res, 200, await c.engine.images.prune({ all, filters: filters.filter((f) => !f.startsWith('dangling=')) }));
+    sendJson(c.res, 200, await serialized(() => c.engine.images.prune({ all, filters: filters.filter((f) => !f.startsWith('dangling=')) })));
   });
   r.get('/images/search', () => { throw notImplemented('image search is not supported by stowage (no registry client in this build)'); });
   r.get('/images/{name:.*}/json', (c) => sendJson(c.res, 200, c.engine.images.inspect(c.params.name!)));
@@ -191,7 +182,7 @@ export function imageRoutes(r: Router): void {
   });
   r.post('/images/{name:.*}/push', push);
   r.delete('/images/{name:.*}', async (c) => {
-    sendJson(c.res, 200, await c.engine.images.remove(c.params.name!, { force: c.query.bool('force'), noPrune: c.query.bool('noprune') }));
+    sendJson(c.res, 200, await serialized(() => c.engine.images.remove(c.params.name!, { force: c.query.bool('force'), noPrune: c.query.bool('noprune') })));
   });
   r.post('/build', build);
   r.post('/build/prune', async (c) => {
@@ -209,10 +200,10 @@ export function imageRoutes(r: Router): void {
     const comment = c.query.str('comment');
     const changes = c.query.p.getAll('changes').flatMap((x) => x.split('\n')).filter(Boolean);
     if (body !== null && (typeof body !== 'object' || Array.isArray(body))) throw invalidArgument('commit config must be a JSON object');
-    const id = await c.engine.containers.commit(container, {
+    const id = await serialized(() => c.engine.containers.commit(container, {
       ...(repo ? { reference: joinRef(repo, c.query.str('tag')) } : {}),
       ...(author ? { author } : {}), ...(comment !== undefined ? { message: comment } : {}), ...(changes.length ? { changes } : {}),
-    });
+    }));
     sendJson(c.res, 201, { Id: id });
   });
 }

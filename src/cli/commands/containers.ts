@@ -15,6 +15,7 @@ import type { Engine } from '../../engine.js';
 import type { ContainerRecord } from '../../containers/types.js';
 import { createOptions, type RunFlags } from '../../views/create.js';
 import { PS_HEADERS, psRow, selectContainers } from '../../views/containers.js';
+import { rawTerminal } from '../terminal.js';
 
 const out = (s: string) => process.stdout.write(s);
 
@@ -79,16 +80,36 @@ async function runAction(g: () => GlobalOptions, image: string, cmd: string[], f
     const forward = (sig: NodeJS.Signals) => { void e.containers.kill(c.Id, sig).catch(() => {}); };
     process.on('SIGINT', forward);
     process.on('SIGTERM', forward);
+    // With a terminal, stowage holds the container's pty (crun hands it over), so the
+    // local terminal is put in raw mode here and its size follows ours.
+    const onResize = { fn: undefined as (() => void) | undefined };
+    let restore: (() => void) | undefined;
     try {
+      let stdin: NodeJS.ReadableStream | undefined = f.interactive ? process.stdin : undefined;
+      if (f.tty && f.interactive && process.stdin.isTTY) {
+        const t = await rawTerminal();
+        restore = t.restore;
+        stdin = t.stdin;
+      }
       code = await runAndWatch(e, c.Id, {
         stdout: process.stdout, stderr: process.stderr, tty: !!f.tty,
-        ...(f.interactive ? { stdin: process.stdin } : {}),
+        ...(stdin ? { stdin } : {}),
+        ...(f.tty && process.stdout.isTTY && process.stdout.rows > 0 ? { consoleSize: { height: process.stdout.rows, width: process.stdout.columns } } : {}),
+      }, (_c, controls) => {
+        if (!f.tty || !process.stdout.isTTY) return;
+        onResize.fn = () => controls.resize(process.stdout.rows, process.stdout.columns);
+        onResize.fn();
+        process.stdout.on('resize', onResize.fn);
       });
     } catch (err) {
       throw new ExitError(125, `Error: ${(err as Error).message}`);
     } finally {
       process.off('SIGINT', forward);
       process.off('SIGTERM', forward);
+      if (onResize.fn) process.stdout.off('resize', onResize.fn);
+      restore?.();
+      // The container is gone: stop reading our stdin so the command can end.
+      if (f.interactive) process.stdin.destroy();
     }
     const after = e.containerStore.get(c.Id);
     if (after?.State.Error && (code === 126 || code === 127)) process.stderr.write(`Error: ${after.State.Error}\n`);
