@@ -463,7 +463,7 @@ export class ContainerService {
     return execCreate(this.engine, ref, o);
   }
 
-  async execStart(id: string, o: { detach: boolean; tty?: boolean }): Promise<StdioSession | null> {
+  async execStart(id: string, o: { detach: boolean; tty?: boolean; consoleSize?: { height: number; width: number } }): Promise<StdioSession | null> {
     const { execStart } = await import('./exec.js');
     return execStart(this.engine, id, o);
   }

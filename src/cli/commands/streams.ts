@@ -143,6 +143,12 @@ export function registerStreamCommands(program: Command, g: () => GlobalOptions)
     }));
   stats(program.command('stats').description('Display a live stream of container(s) resource usage statistics'));
 
+  program.command('__exec', { hidden: true }).argument('<ID>')
+    .action(async (id: string) => withEngine(g(), async (e) => {
+      const { runHandedOver } = await import('../../containers/exec.js');
+      await runHandedOver(e, id);
+    }));
+
   const container = program.commands.find((c) => c.name() === 'container');
   if (container) {
     attach(container.command('attach'));
