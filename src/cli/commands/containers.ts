@@ -277,6 +277,8 @@ export function registerContainerCommands(program: Command, g: () => GlobalOptio
       await forEachArg(names, async (n) => {
         const c = await e.containers.stop(n, Number(f.time));
         await startDetached(e, c.Id, binPath(), globalArgs(g(), e));
+        const { containerEvent } = await import('../../events/actors.js');
+        containerEvent(e, c, 'restart');
         return n;
       });
     }));

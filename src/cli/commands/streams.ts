@@ -97,6 +97,7 @@ export function registerStreamCommands(program: Command, g: () => GlobalOptions)
       const stop = () => ac.abort();
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
+      process.stdout.on('error', stop); // a closed pipe (| head) ends the stream
       try {
         for await (const ev of e.events.subscribe({
           ...(f.since !== undefined ? { since: parseEventTime(f.since) } : {}),
