@@ -97,6 +97,7 @@ export function registerStreamCommands(program: Command, g: () => GlobalOptions)
       const stop = () => ac.abort();
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
+      process.stdout.on('error', stop); // a closed pipe (| head) ends the stream
       try {
         for await (const ev of e.events.subscribe({
           ...(f.since !== undefined ? { since: parseEventTime(f.since) } : {}),
@@ -142,6 +143,12 @@ export function registerStreamCommands(program: Command, g: () => GlobalOptions)
       }
     }));
   stats(program.command('stats').description('Display a live stream of container(s) resource usage statistics'));
+
+  program.command('__exec', { hidden: true }).argument('<ID>')
+    .action(async (id: string) => withEngine(g(), async (e) => {
+      const { runHandedOver } = await import('../../containers/exec.js');
+      await runHandedOver(e, id);
+    }));
 
   const container = program.commands.find((c) => c.name() === 'container');
   if (container) {
