@@ -141,13 +141,17 @@ function drawRows(): void {
   for (let i = first; i < last; i++) {
     const r = rows[i]!;
     keep.add(r.key);
+    // a row whose content did not change keeps its element (a click in flight, focus
+    // and the browser's layout stay valid across a refresh)
+    const sig = JSON.stringify(r);
     let n = existing.get(r.key);
     if (!n) {
       n = rowElement(r);
       tree.append(n);
-    } else {
+    } else if (n.dataset.sig !== sig) {
       n.replaceWith((n = rowElement(r)));
     }
+    n.dataset.sig = sig;
     n.style.top = `${i * ROW_H}px`;
     n.dataset.index = String(i);
     n.setAttribute('aria-posinset', String(i + 1));
