@@ -35,6 +35,7 @@ import { registerContainerCommands, ExitError } from './commands/containers.js';
 import { registerBuildCommands } from './commands/build.js';
 import { registerCsiCommand } from './commands/csi.js';
 import { registerPluginCommands } from './commands/plugins.js';
+import { registerRegistryCommands } from './commands/registry.js';
 
 registerImageCommands(program, globals);
 registerSystemCommands(program, globals);
@@ -44,6 +45,7 @@ registerContainerCommands(program, globals);
 registerBuildCommands(program, globals);
 registerCsiCommand(program, globals);
 registerPluginCommands(program, globals);
+registerRegistryCommands(program, globals);
 
 async function main(): Promise<void> {
   try {

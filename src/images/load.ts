@@ -26,8 +26,11 @@ export interface ImportOptions {
 export interface LoadedImage { id: string; tags: string[]; layersLoaded: number; layersShared: number }
 export interface LoadResult { images: LoadedImage[]; messages: string[] }
 
-/** Records config + top layer as an image and points tags at it, in one transaction. */
-export function recordImage(engine: Engine, configBuf: Buffer, top: LayerRecord | null, tags: string[], messages: string[]): string {
+/**
+ * Records config + top layer as an image and points tags (and digest references,
+ * "name@sha256:…" of a pulled manifest) at it, in one transaction.
+ */
+export function recordImage(engine: Engine, configBuf: Buffer, top: LayerRecord | null, tags: string[], messages: string[], digestRefs: string[] = []): string {
   const db = engine.db;
   const owner = ownerToken();
   // Lease the config blob before writing it, so a concurrent image delete never
@@ -42,6 +45,7 @@ export function recordImage(engine: Engine, configBuf: Buffer, top: LayerRecord 
         const prev = engine.imageStore.setRef(t, digest, 'tag');
         if (prev) messages.push(`The image ${familiarString(parseReference(t))} already exists, renaming the old one with ID ${prev} to empty string`);
       }
+      for (const d of digestRefs) engine.imageStore.setRef(d, digest, 'digest');
     }).immediate();
   } finally {
     db.prepare('DELETE FROM blob_leases WHERE owner = ?').run(owner);
