@@ -34,7 +34,20 @@ export function idleTimeoutMs(): number {
   return Number.isFinite(v) && v > 0 ? v * 1000 : 30_000;
 }
 
+/**
+ * $STOWAGE_REGISTRY_HOSTS ("name=address,…"): host names the registry client
+ * resolves to fixed addresses, like /etc/hosts lines of its own. The tests use it to
+ * reach a loopback registry under a name that is not loopback (so TLS is verified).
+ */
+function hostsOverride(): Map<string, string> | undefined {
+  const v = process.env.STOWAGE_REGISTRY_HOSTS;
+  if (!v) return undefined;
+  return new Map(v.split(',').filter(Boolean).map((kv) => kv.split('=', 2) as [string, string]));
+}
+
 export class Transport {
+  private readonly hosts = hostsOverride();
+
   private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 32 });
   private readonly httpsAgents = new Map<string, https.Agent>();
 
@@ -80,7 +93,9 @@ export class Transport {
     return new Promise<HttpResponse>((resolve, reject) => {
       const headers: Record<string, string> = { 'User-Agent': 'stowage', ...(req.headers ?? {}) };
       if (Buffer.isBuffer(req.body)) headers['Content-Length'] = String(req.body.length);
-      const r = mod.request(u, { method: req.method, headers, agent: this.agentFor(u), timeout: idleTimeoutMs(), ...(req.signal ? { signal: req.signal } : {}) }, (res) => {
+      const fixed = this.hosts?.get(u.hostname);
+      const lookup = fixed ? { lookup: ((_h: string, o: { all?: boolean }, cb: (e: null, a: string | Array<{ address: string; family: number }>, f?: number) => void) => (o?.all ? cb(null, [{ address: fixed, family: 4 }]) : cb(null, fixed, 4))) as never } : {};
+      const r = mod.request(u, { method: req.method, headers, agent: this.agentFor(u), timeout: idleTimeoutMs(), ...lookup, ...(req.signal ? { signal: req.signal } : {}) }, (res) => {
         resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res, url: req.url });
       });
       r.on('timeout', () => r.destroy(Object.assign(new Error('i/o timeout'), { code: 'ETIMEDOUT' })));
