@@ -22,9 +22,10 @@ import { loadCase } from './cases/load.js';
 import { volumeCases } from './cases/volumes.js';
 import { containerCases } from './cases/containers.js';
 import { buildCases } from './cases/build.js';
+import { pullCase, pushCase } from './cases/registry.js';
 
 /** Every case the bench knows, in the order they run. Add new ones here. */
-const CASES: Case[] = [loadCase, ...containerCases, ...volumeCases, ...buildCases];
+const CASES: Case[] = [loadCase, ...containerCases, ...volumeCases, ...buildCases, pullCase, pushCase];
 
 const repoRoot = new URL('../..', import.meta.url).pathname.replace(/\/$/, '');
 const log = (msg: string): void => console.error(`[bench] ${msg}`);

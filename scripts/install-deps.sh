@@ -12,10 +12,12 @@
 #   e2fsprogs       mkfs.ext4 and debugfs for size= volume quotas and CSI volumes
 #   glusterfs-server glusterfs-client  the GlusterFS volume plugin's tests (a real server)
 #   iproute2 procps util-linux  ip netns (the GlusterFS test host), pgrep, losetup/fsfreeze
+#   docker-registry apache2-utils openssl  a real registry (distribution 2.8) for the pull/push
+#                   tests and the pull/push benchmark; htpasswd for its basic auth; the test CA
 # Node.js 20 with npm, python3, make and g++ (for the native addon and
 # better-sqlite3) come with the machine.
 set -euo pipefail
-PKGS=(docker.io busybox-static zstd xz-utils bzip2 debootstrap attr btrfs-progs zfs-fuse fuse-overlayfs fuse3 crun runc e2fsprogs glusterfs-server glusterfs-client iproute2 procps util-linux)
+PKGS=(docker.io busybox-static zstd xz-utils bzip2 debootstrap attr btrfs-progs zfs-fuse fuse-overlayfs fuse3 crun runc e2fsprogs glusterfs-server glusterfs-client iproute2 procps util-linux docker-registry apache2-utils openssl)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

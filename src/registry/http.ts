@@ -106,7 +106,14 @@ export class Transport {
         const src = req.body;
         (async () => {
           for await (const c of src) {
-            if (!r.write(c)) await new Promise<void>((ok, ko) => { r.once('drain', ok); r.once('close', () => ko(new Error('connection closed while sending'))); });
+            if (!r.write(c)) {
+              await new Promise<void>((ok, ko) => {
+                const onDrain = () => { r.off('close', onClose); ok(); };
+                const onClose = () => { r.off('drain', onDrain); ko(new Error('connection closed while sending')); };
+                r.once('drain', onDrain);
+                r.once('close', onClose);
+              });
+            }
           }
           r.end();
         })().catch((e) => r.destroy(e as Error));
