@@ -14,6 +14,7 @@ import { openImageArchive } from './archive-format.js';
 import { failedPrecondition, invalidArgument } from '../errors.js';
 import { ownerToken } from '../store/owner.js';
 import { sha256 } from '../content/store.js';
+import { bytesEvent, throttle, type OnProgress } from '../registry/progress.js';
 
 export interface ImportOptions {
   reference?: string;
@@ -85,7 +86,19 @@ export async function importImage(engine: Engine, src: AsyncIterable<Buffer>, op
   }
 }
 
-export async function loadImages(engine: Engine, archivePath: string, opts: { signal?: AbortSignal } = {}): Promise<LoadResult> {
+/** Counts a layer's bytes as the layer store reads them, for "Loading layer" progress. */
+async function* counted(src: AsyncIterable<Buffer>, id: string, total: number, onProgress: OnProgress): AsyncGenerator<Buffer> {
+  let n = 0;
+  const tick = throttle(100);
+  for await (const c of src) {
+    n += c.length;
+    if (tick()) onProgress(bytesEvent('Loading layer', id, n, total));
+    yield c;
+  }
+  onProgress(bytesEvent('Loading layer', id, n, total));
+}
+
+export async function loadImages(engine: Engine, archivePath: string, opts: { signal?: AbortSignal; onProgress?: OnProgress } = {}): Promise<LoadResult> {
   await engine.recover();
   const images = await openImageArchive(archivePath);
   const result: LoadResult = { images: [], messages: [] };
@@ -106,7 +119,9 @@ export async function loadImages(engine: Engine, archivePath: string, opts: { si
       let loaded = 0;
       for (let i = 0; i < diffIds.length; i++) {
         const l = img.layers[i]!;
-        const r: { layer: LayerRecord; existed: boolean } = await engine.layers.add(parent, () => l.open(), {
+        const onProgress = opts.onProgress;
+        const id = diffIds[i]!.replace(/^sha256:/, '').slice(0, 12);
+        const r: { layer: LayerRecord; existed: boolean } = await engine.layers.add(parent, () => (onProgress ? counted(l.open(), id, l.size, onProgress) : l.open()), {
           expectDiffId: diffIds[i]!,
           ...(l.digest && l.digest !== diffIds[i] ? { expectBlobDigest: l.digest } : {}),
           ...(opts.signal ? { signal: opts.signal } : {}),

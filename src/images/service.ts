@@ -283,7 +283,7 @@ export class ImageService {
     return importImage(this.engine, src, opts);
   }
 
-  load(archivePath: string, opts: { signal?: AbortSignal } = {}): Promise<LoadResult> {
+  load(archivePath: string, opts: { signal?: AbortSignal; onProgress?: import('../registry/progress.js').OnProgress } = {}): Promise<LoadResult> {
     return loadImages(this.engine, archivePath, opts);
   }
 
