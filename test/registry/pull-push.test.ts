@@ -5,6 +5,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { tempDir, requiresRoot, requires } from '../helpers/env.js';
 import { cli, fixtureArchive, haveRegistry, inspect, startRegistry } from './harness.js';
 
@@ -157,6 +158,26 @@ describe('registry pull and push (plain HTTP)', () => {
     assert.match(all, /^2: Pulling from app$/m);
     const tags = (await c.ok(['images', '--format', '{{.Tag}}'])).trim().split('\n').sort();
     assert.deepEqual(tags, ['1', '2']);
+  });
+
+  it('docker.io names go to the registry mirrors of the settings file first', async (t) => {
+    if (!requiresRoot(t) || !requires(t, haveRegistry, 'docker-registry not installed')) return;
+    const dir = tempDir(t);
+    const reg = await startRegistry(t, dir);
+    const a = cli(`${dir}/a`);
+    const arch = await fixtureArchive(dir, 'mir', [`${reg.host}/library/mirrored:1`]);
+    await a.ok(['load', '-i', arch.path]);
+    await a.ok(['push', `${reg.host}/library/mirrored:1`]);
+    const b = cli(`${dir}/b`);
+    mkdirSync(`${dir}/b`, { recursive: true });
+    writeFileSync(b.env.STOWAGE_REGISTRY_CONFIG!, JSON.stringify({ 'registry-mirrors': [`http://${reg.host}`] }));
+    const out = await b.ok(['pull', 'mirrored:1']);
+    assert.match(out, /^1: Pulling from library\/mirrored$/m);
+    assert.match(out, /^docker\.io\/library\/mirrored:1$/m);
+    const info = inspect(await b.ok(['image', 'inspect', 'mirrored:1']));
+    assert.equal(info.Id, arch.imageId);
+    assert.deepEqual(info.RepoTags, ['mirrored:1']);
+    assert.match(info.RepoDigests[0]!, /^mirrored@sha256:/);
   });
 
   it('errors: unreachable registry named fast, unknown manifest, tag with -a, push of a missing image', async (t) => {
