@@ -244,8 +244,9 @@ export class Builder {
       if (top) this.engine.layers.lease(top.id);
       return { config: cfg, bytes, id: img.id, top };
     } catch (err) {
-      if (isNotFound(err) || (err instanceof StowageError && err.kind === 'InvalidArgument')) {
-        throw notFound(`Dockerfile line ${ins.line}: FROM ${image}: no build stage named "${image}" and no such image in the store or its registry: ${(err as Error).message}`, { name: image, cause: err });
+      if (err instanceof StowageError) {
+        // Not a stage, not in the store, and the pull failed (unknown, unreachable, denied …).
+        throw new StowageError(err.kind === 'InvalidArgument' ? 'NotFound' : err.kind, `Dockerfile line ${ins.line}: FROM ${image}: no build stage named "${image}" and no such image in the store or its registry: ${err.message}`, { name: image, cause: err });
       }
       throw err;
     }

@@ -152,6 +152,17 @@ describe('registry pull and push (plain HTTP)', () => {
     assert.match(created.stderr, /Status: Image is up to date|Status: Downloaded newer image/);
     await b.ok(['rm', created.stdout.trim()]);
 
+    // A build's FROM pulls a missing base image, its lines in the build output.
+    const ctx = `${dir}/ctx`;
+    mkdirSync(ctx, { recursive: true });
+    writeFileSync(`${ctx}/Dockerfile`, `FROM ${reg.host}/app:2\nLABEL built=yes\n`);
+    const d = cli(`${dir}/d`);
+    const built = await d.run(['build', '-t', 'child:1', ctx]);
+    assert.equal(built.code, 0, built.stderr);
+    assert.match(built.stdout, /2: Pulling from app/);
+    assert.equal(inspect(await d.ok(['image', 'inspect', `${reg.host}/app:2`])).Id, arch.imageId);
+    assert.deepEqual(inspect(await d.ok(['image', 'inspect', 'child:1'])).RootFS.Layers, arch.diffIds);
+
     const c = cli(`${dir}/c`);
     const all = await c.ok(['pull', '-a', `${reg.host}/app`]);
     assert.match(all, /^1: Pulling from app$/m);
