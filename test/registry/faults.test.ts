@@ -12,6 +12,7 @@ import type { TestContext } from 'node:test';
 import { tempDir, requiresRoot, requires, cleanupFirst } from '../helpers/env.js';
 import { BIN } from '../helpers/cli.js';
 import { spawn } from 'node:child_process';
+import { createServer as createNetServer } from 'node:net';
 import { cli, fixtureArchive, haveRegistry, inspect, startRegistry, type Cli } from './harness.js';
 
 interface Rules {
@@ -19,6 +20,8 @@ interface Rules {
   corrupt?: string;
   /** Cut the connection after half of this blob, the first time it is sent whole. */
   cut?: string;
+  /** Forward blob requests without their Range header (a server that ignores ranges). */
+  ignoreRange?: boolean;
   /** Delay per 16 KiB chunk of any blob (ms). */
   slowMs?: number;
   /** Answer these statuses, in order, before passing requests for this path fragment through. */
@@ -49,7 +52,9 @@ async function startProxy(t: TestContext, upstreamPort: number): Promise<Proxy> 
       res.end(mr.body);
       return;
     }
-    const up = request({ host: '127.0.0.1', port: upstreamPort, method: req.method, path, headers: { ...req.headers, host: `127.0.0.1:${upstreamPort}` } }, (ur) => {
+    const headers = { ...req.headers, host: `127.0.0.1:${upstreamPort}` };
+    if (p.rules.ignoreRange) delete headers.range;
+    const up = request({ host: '127.0.0.1', port: upstreamPort, method: req.method, path, headers }, (ur) => {
       entry.status = ur.statusCode ?? 0;
       const isBlob = req.method === 'GET' && /\/blobs\/sha256:/.test(path) && ur.statusCode !== undefined && ur.statusCode < 300;
       const digest = /\/blobs\/(sha256:[a-f0-9]{64})/.exec(path)?.[1];
@@ -144,6 +149,34 @@ describe('registry faults', () => {
     const info = inspect(await b.ok(['image', 'inspect', `${proxy.host}/f/big:1`]));
     assert.equal(info.Id, arch.imageId);
     assert.deepEqual(info.RootFS.Layers, arch.diffIds);
+
+    // A server that ignores Range sends the whole blob again: what was received is skipped.
+    const c = cli(`${dir}/c`);
+    proxy.log.length = 0;
+    proxy.rules.cut = layers[1]!.digest;
+    proxy.rules.ignoreRange = true;
+    await c.ok(['pull', `${proxy.host}/f/big:1`]);
+    const again = proxy.log.filter((l) => l.path.includes(layers[1]!.digest));
+    assert.equal(again.length, 2);
+    assert.equal(again[1]!.status, 200);
+    assert.equal(inspect(await c.ok(['image', 'inspect', `${proxy.host}/f/big:1`])).Id, arch.imageId);
+    assert.match(await c.ok(['system', 'check']), /No problems found/);
+  });
+
+  it('a registry that accepts connections but never answers is named after the timeout', async (t) => {
+    if (!requiresRoot(t)) return;
+    const dir = tempDir(t);
+    const held = new Set<import('node:net').Socket>();
+    const silent = createNetServer((sock) => { held.add(sock); sock.on('error', () => {}); /* accept, say nothing */ });
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    cleanupFirst(t, () => new Promise<void>((r) => { for (const sock of held) sock.destroy(); silent.close(() => r()); }));
+    const port = (silent.address() as { port: number }).port;
+    const b = cli(`${dir}/b`);
+    const t0 = Date.now();
+    const r = await b.run(['pull', `127.0.0.1:${port}/x:1`], { env: { STOWAGE_REGISTRY_TIMEOUT: '1' } });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, new RegExp(`127\\.0\\.0\\.1:${port}.*i/o timeout`));
+    assert.ok(Date.now() - t0 < 15_000, `took ${Date.now() - t0} ms`);
   });
 
   it('429 and 500 answers are retried with backoff; slow responses still complete', async (t) => {
