@@ -23,9 +23,10 @@ import { volumeCases } from './cases/volumes.js';
 import { containerCases } from './cases/containers.js';
 import { buildCases } from './cases/build.js';
 import { apiCases } from './cases/api.js';
+import { pullCase, pushCase } from './cases/registry.js';
 
 /** Every case the bench knows, in the order they run. Add new ones here. */
-const CASES: Case[] = [loadCase, ...containerCases, ...volumeCases, ...buildCases, ...apiCases];
+const CASES: Case[] = [loadCase, ...containerCases, ...volumeCases, ...buildCases, ...apiCases, pullCase, pushCase];
 
 const repoRoot = new URL('../..', import.meta.url).pathname.replace(/\/$/, '');
 const log = (msg: string): void => console.error(`[bench] ${msg}`);

@@ -15,10 +15,12 @@
 #   docker-compose  the Engine API tests drive `stowage serve` with compose 1.29 (docker-py)
 #   systemd         systemd-socket-activate: the API tests start `stowage serve -H fd://` as systemd does
 #   chromium        the store page's tests run in a real headless Chromium (puppeteer-core drives it)
+#   docker-registry apache2-utils openssl  a real registry (distribution 2.8) for the pull/push
+#                   tests and the pull/push benchmark; htpasswd for its basic auth; the test CA
 # Node.js 20 with npm, python3, make and g++ (for the native addon and
 # better-sqlite3) come with the machine.
 set -euo pipefail
-PKGS=(docker.io busybox-static zstd xz-utils bzip2 debootstrap attr btrfs-progs zfs-fuse fuse-overlayfs fuse3 crun runc e2fsprogs glusterfs-server glusterfs-client iproute2 procps util-linux docker-compose systemd chromium)
+PKGS=(docker.io busybox-static zstd xz-utils bzip2 debootstrap attr btrfs-progs zfs-fuse fuse-overlayfs fuse3 crun runc e2fsprogs glusterfs-server glusterfs-client iproute2 procps util-linux docker-compose systemd chromium docker-registry apache2-utils openssl)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,21 +1,8 @@
 // registry-hook.ts: where POST /images/create?fromImage (pull) and POST
-// /images/{name}/push meet the registry client (branch `registry`, src/registry/).
-// Until that client is merged, `registryClient()` returns undefined and those
-// endpoints answer 501 naming what is missing.
-//
-// TO WIRE IT (integrator, after merging `registry`): replace the body of
-// registryClient() with
-//     const r = await import('../registry/index.js');
-//     return {
-//       pull: (e, ref, o) => r.pull(e, ref, { onProgress: o.onProgress, signal: o.signal,
-//         ...(o.platform ? { platform: r.parsePlatform(o.platform) } : {}),
-//         ...(o.auth ? { auth: r.decodeAuthHeader(o.auth) } : {}) }),
-//       push: (e, ref, o) => r.push(e, ref, { onProgress: o.onProgress, signal: o.signal,
-//         ...(o.auth ? { auth: r.decodeAuthHeader(o.auth) } : {}) }),
-//     };
-// (check PullOptions' platform type in src/registry/pull.ts). routes/images.ts streams
-// every progress object as one JSON line and turns a failure after the first line
-// into {"errorDetail": …, "error": …}, as dockerd does.
+// /images/{name}/push meet the registry client (src/registry/). routes/images.ts
+// streams every progress object as one JSON line and turns a failure after the first
+// line into {"errorDetail": …, "error": …}, as dockerd does. The client is imported on
+// first use, so a server that never pulls does not load it.
 import type { Engine } from '../engine.js';
 
 export interface RegistryClientHooks {
@@ -24,5 +11,16 @@ export interface RegistryClientHooks {
 }
 
 export async function registryClient(): Promise<RegistryClientHooks | undefined> {
-  return undefined;
+  const r = await import('../registry/index.js');
+  return {
+    pull: (e, ref, o) => r.pull(e, ref, {
+      onProgress: o.onProgress, signal: o.signal,
+      ...(o.platform ? { platform: o.platform } : {}),
+      ...(o.auth ? { auth: r.decodeAuthHeader(o.auth) } : {}),
+    }),
+    push: (e, ref, o) => r.push(e, ref, {
+      onProgress: o.onProgress, signal: o.signal,
+      ...(o.auth ? { auth: r.decodeAuthHeader(o.auth) } : {}),
+    }),
+  };
 }

@@ -209,6 +209,23 @@ export class Builder {
     return c;
   }
 
+  /** An image from the store, pulled first when missing (as Docker's FROM does); the pull's lines go to the build output. */
+  private async resolveOrPull(image: string) {
+    try {
+      return this.engine.images.resolve(image);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    const { pull } = await import('../registry/pull.js');
+    await pull(this.engine, image, {
+      onProgress: (e) => {
+        if (e.progressDetail || (e.status === '' && e.aux)) return;
+        this.emit({ type: 'output', stream: 'stdout', data: Buffer.from(`${e.id ? `${e.id}: ` : ''}${e.status}\n`) });
+      },
+    });
+    return this.engine.images.resolve(image);
+  }
+
   /** FROM: a stage built earlier, an image in the store, or scratch. */
   private async baseState(ins: Instruction, image: string): Promise<State> {
     const lower = image.toLowerCase();
@@ -220,15 +237,16 @@ export class Builder {
       return stateOf(c, null);
     }
     try {
-      const img = this.engine.images.resolve(image);
+      const img = await this.resolveOrPull(image);
       const bytes = this.engine.imageStore.config(img.id).toString('utf8');
       const cfg = parseImageConfig(bytes);
       const top = img.topLayer ? this.engine.layers.get(img.topLayer) ?? null : null;
       if (top) this.engine.layers.lease(top.id);
       return { config: cfg, bytes, id: img.id, top };
     } catch (err) {
-      if (isNotFound(err) || (err instanceof StowageError && err.kind === 'InvalidArgument')) {
-        throw notFound(`Dockerfile line ${ins.line}: FROM ${image}: no build stage named "${image}" and no such image in the store (stowage has no registry client: load or import it first)`, { name: image, cause: err });
+      if (err instanceof StowageError) {
+        // Not a stage, not in the store, and the pull failed (unknown, unreachable, denied …).
+        throw new StowageError(err.kind === 'InvalidArgument' ? 'NotFound' : err.kind, `Dockerfile line ${ins.line}: FROM ${image}: no build stage named "${image}" and no such image in the store or its registry: ${err.message}`, { name: image, cause: err });
       }
       throw err;
     }

@@ -37,6 +37,7 @@ import { registerCsiCommand } from './commands/csi.js';
 import { registerPluginCommands } from './commands/plugins.js';
 import { registerServeCommand } from './commands/serve.js';
 import { registerStreamCommands } from './commands/streams.js';
+import { registerRegistryCommands } from './commands/registry.js';
 
 registerImageCommands(program, globals);
 registerSystemCommands(program, globals);
@@ -48,6 +49,7 @@ registerCsiCommand(program, globals);
 registerPluginCommands(program, globals);
 registerServeCommand(program, globals);
 registerStreamCommands(program, globals);
+registerRegistryCommands(program, globals);
 
 async function main(): Promise<void> {
   try {

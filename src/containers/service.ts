@@ -82,7 +82,7 @@ export class ContainerService {
       img = this.engine.images.resolve(o.image);
     } catch (err) {
       if (isNotFound(err)) {
-        throw notFound(`Unable to find image '${o.image}' locally (stowage has no registry client yet: \`stowage load\` or \`stowage import\` it first)`, { name: o.image, cause: err });
+        throw notFound(`No such image: ${o.image}`, { name: o.image, cause: err });
       }
       throw err;
     }

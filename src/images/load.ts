@@ -14,6 +14,7 @@ import { openImageArchive } from './archive-format.js';
 import { failedPrecondition, invalidArgument } from '../errors.js';
 import { ownerToken } from '../store/owner.js';
 import { sha256 } from '../content/store.js';
+import { bytesEvent, throttle, type OnProgress } from '../registry/progress.js';
 
 export interface ImportOptions {
   reference?: string;
@@ -26,8 +27,11 @@ export interface ImportOptions {
 export interface LoadedImage { id: string; tags: string[]; layersLoaded: number; layersShared: number }
 export interface LoadResult { images: LoadedImage[]; messages: string[] }
 
-/** Records config + top layer as an image and points tags at it, in one transaction. */
-export function recordImage(engine: Engine, configBuf: Buffer, top: LayerRecord | null, tags: string[], messages: string[]): string {
+/**
+ * Records config + top layer as an image and points tags (and digest references,
+ * "name@sha256:…" of a pulled manifest) at it, in one transaction.
+ */
+export function recordImage(engine: Engine, configBuf: Buffer, top: LayerRecord | null, tags: string[], messages: string[], digestRefs: string[] = []): string {
   const db = engine.db;
   const owner = ownerToken();
   // Lease the config blob before writing it, so a concurrent image delete never
@@ -42,6 +46,7 @@ export function recordImage(engine: Engine, configBuf: Buffer, top: LayerRecord 
         const prev = engine.imageStore.setRef(t, digest, 'tag');
         if (prev) messages.push(`The image ${familiarString(parseReference(t))} already exists, renaming the old one with ID ${prev} to empty string`);
       }
+      for (const d of digestRefs) engine.imageStore.setRef(d, digest, 'digest');
     }).immediate();
   } finally {
     db.prepare('DELETE FROM blob_leases WHERE owner = ?').run(owner);
@@ -81,7 +86,19 @@ export async function importImage(engine: Engine, src: AsyncIterable<Buffer>, op
   }
 }
 
-export async function loadImages(engine: Engine, archivePath: string, opts: { signal?: AbortSignal } = {}): Promise<LoadResult> {
+/** Counts a layer's bytes as the layer store reads them, for "Loading layer" progress. */
+async function* counted(src: AsyncIterable<Buffer>, id: string, total: number, onProgress: OnProgress): AsyncGenerator<Buffer> {
+  let n = 0;
+  const tick = throttle(100);
+  for await (const c of src) {
+    n += c.length;
+    if (tick()) onProgress(bytesEvent('Loading layer', id, n, total));
+    yield c;
+  }
+  onProgress(bytesEvent('Loading layer', id, n, total));
+}
+
+export async function loadImages(engine: Engine, archivePath: string, opts: { signal?: AbortSignal; onProgress?: OnProgress } = {}): Promise<LoadResult> {
   await engine.recover();
   const images = await openImageArchive(archivePath);
   const result: LoadResult = { images: [], messages: [] };
@@ -102,7 +119,9 @@ export async function loadImages(engine: Engine, archivePath: string, opts: { si
       let loaded = 0;
       for (let i = 0; i < diffIds.length; i++) {
         const l = img.layers[i]!;
-        const r: { layer: LayerRecord; existed: boolean } = await engine.layers.add(parent, () => l.open(), {
+        const onProgress = opts.onProgress;
+        const id = diffIds[i]!.replace(/^sha256:/, '').slice(0, 12);
+        const r: { layer: LayerRecord; existed: boolean } = await engine.layers.add(parent, () => (onProgress ? counted(l.open(), id, l.size, onProgress) : l.open()), {
           expectDiffId: diffIds[i]!,
           ...(l.digest && l.digest !== diffIds[i] ? { expectBlobDigest: l.digest } : {}),
           ...(opts.signal ? { signal: opts.signal } : {}),

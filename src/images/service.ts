@@ -303,7 +303,7 @@ export class ImageService {
     return importImage(this.engine, src, opts).then((id) => { imageEvent(this.engine, id, 'import', { name: id }); return id; });
   }
 
-  load(archivePath: string, opts: { signal?: AbortSignal } = {}): Promise<LoadResult> {
+  load(archivePath: string, opts: { signal?: AbortSignal; onProgress?: import('../registry/progress.js').OnProgress } = {}): Promise<LoadResult> {
     return loadImages(this.engine, archivePath, opts).then((r) => {
       for (const i of r.images) imageEvent(this.engine, i.id, 'load', { name: i.tags[0] ?? i.id });
       return r;

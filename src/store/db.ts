@@ -164,6 +164,24 @@ CREATE TABLE IF NOT EXISTS execs (
 CREATE INDEX IF NOT EXISTS execs_container ON execs(container_id);
 `;
 
+/**
+ * Registry blobs (registry/): which compressed blob carries a layer (by diffID) in
+ * which registry repository, learnt on pull and on push, as Docker's v2metadata.
+ * A push skips (HEAD) or mounts a known blob instead of compressing again. Content
+ * addressed, so it needs no foreign key: a row for a removed layer is only unused.
+ */
+export const REGISTRY_SCHEMA = `
+CREATE TABLE IF NOT EXISTS layer_blobs (
+  diff_id     TEXT NOT NULL,
+  digest      TEXT NOT NULL,
+  media_type  TEXT NOT NULL,
+  size        INTEGER NOT NULL,
+  registry    TEXT NOT NULL,                -- "docker.io", "localhost:5000"
+  repository  TEXT NOT NULL,                -- "library/busybox"
+  PRIMARY KEY (diff_id, registry, repository, digest)
+);
+`;
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (
   key   TEXT PRIMARY KEY,
@@ -231,7 +249,7 @@ CREATE TABLE IF NOT EXISTS containers (
   created_at  INTEGER NOT NULL,
   FOREIGN KEY (driver, image_id) REFERENCES images(driver, id) ON DELETE RESTRICT
 );
-` + '\n' + VOLUMES_SCHEMA + '\n' + CSI_SCHEMA + '\n' + BUILD_SCHEMA + '\n' + STREAMS_SCHEMA;
+` + '\n' + VOLUMES_SCHEMA + '\n' + CSI_SCHEMA + '\n' + BUILD_SCHEMA + '\n' + STREAMS_SCHEMA + '\n' + REGISTRY_SCHEMA;
 
 /** Synchronous sleep: start-up runs before any event loop work matters. */
 function sleepSync(ms: number): void {

@@ -9,6 +9,8 @@ export interface RunFlags {
   detach?: boolean; interactive?: boolean; tty?: boolean; rm?: boolean; name?: string; env?: string[]; envFile?: string[];
   workdir?: string; user?: string; entrypoint?: string; readOnly?: boolean; label?: string[]; network?: string; runtime?: string; hostname?: string;
   volume?: string[]; mount?: string[]; tmpfs?: string[]; volumeDriver?: string; volumesFrom?: string[];
+  /** The CLI's --pull and --platform (what to do about a missing image); not part of the create body. */
+  pull?: string; platform?: string;
 }
 
 function parseEnvFile(path: string): string[] {

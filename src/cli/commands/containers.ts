@@ -29,6 +29,8 @@ function binPath(): string {
 
 function runFlags(c: Command): Command {
   return c
+    .option('--pull <string>', 'pull image before running ("always", "missing", "never")', 'missing')
+    .option('--platform <string>', 'set platform if server is multi-platform capable (used by the pull)')
     .option('-e, --env <list>', 'set environment variables', collect)
     .option('--env-file <file>', 'read in a file of environment variables', collect)
     .option('--entrypoint <string>', 'overwrite the default ENTRYPOINT of the image')
@@ -62,6 +64,8 @@ async function runAction(g: () => GlobalOptions, image: string, cmd: string[], f
   await withEngine(g(), async (e) => {
     let c: ContainerRecord;
     try {
+      const { ensureImage } = await import('./registry.js');
+      await ensureImage(e, image, f.pull, f.platform);
       c = await e.containers.create(createOptions(image, cmd, normFlags(f)));
     } catch (err) {
       throw new ExitError(125, `Error: ${(err as Error).message}`);
@@ -127,6 +131,8 @@ function exitFromState(e: Engine, id: string): number {
 export function registerContainerCommands(program: Command, g: () => GlobalOptions): void {
   const create = (cmd: Command) => runFlags(cmd.argument('<IMAGE>').argument('[COMMAND...]'))
     .action(async (image: string, cmd: string[], f: RunFlags) => withEngine(g(), async (e) => {
+      const { ensureImage } = await import('./registry.js');
+      await ensureImage(e, image, f.pull, f.platform);
       const c = await e.containers.create(createOptions(image, cmd, normFlags(f)));
       out(c.Id + '\n');
     }));

@@ -142,7 +142,13 @@ function loadAction(g: () => GlobalOptions) {
         path = spooled;
       }
       try {
-        const r = await e.images.load(path);
+        // Docker draws "Loading layer" bars on a terminal only, and not with -q.
+        let onProgress;
+        if (process.stdout.isTTY && !o.quiet) {
+          const { ProgressRenderer } = await import('../progress.js');
+          onProgress = new ProgressRenderer(process.stdout, 'tty').on;
+        }
+        const r = await e.images.load(path, onProgress ? { onProgress } : {});
         for (const m of r.messages) out(m + '\n');
         for (const img of r.images) {
           if (img.tags.length === 0) out(`Loaded image ID: ${img.id}\n`);
