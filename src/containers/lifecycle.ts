@@ -23,6 +23,7 @@ import { buildSpec, resolveUser } from '../runtime/spec.js';
 import { startFailureCode } from '../runtime/runtime.js';
 import { ownerAlive, ownerToken } from '../store/owner.js';
 import { StowageError, failedPrecondition, conflict } from '../errors.js';
+import { failpoint } from '../util/failpoint.js';
 
 export interface AttachOptions {
   /** Where the container's output goes besides the log (foreground run). */
@@ -78,7 +79,8 @@ export async function runAndWatch(engine: Engine, id: string, attach: AttachOpti
   let log: LogWriter | undefined;
   let stderrText = '';
   try {
-    rootfs = mountRootfs(engine, c);
+    rootfs = mountRootfs(engine, c, 'claim').root;
+    failpoint('run:mounted');
     const bundle = await writeBundle(engine, c, rootfs);
     await runtime.delete(c.Id, { force: true }).catch(() => {});
     log = new LogWriter(logPath);
@@ -91,6 +93,7 @@ export async function runAndWatch(engine: Engine, id: string, attach: AttachOpti
   const startedAt = new Date().toISOString();
   store.updateState(id, (s) => ({ ...s, Status: 'running', Running: true, Pid: child.pid ?? 0, StartedAt: startedAt, FinishedAt: '0001-01-01T00:00:00Z', ExitCode: 0 }));
   onStarted?.(store.get(id)!);
+  failpoint('run:started');
   if (!attach.tty) {
     child.stdout?.on('data', (b: Buffer) => { log!.write('stdout', b); attach.stdout?.write(b); });
     child.stderr?.on('data', (b: Buffer) => {
@@ -126,7 +129,8 @@ export async function finalize(engine: Engine, id: string, r: { exitCode: number
   const runtime = engine.runtime(c.HostConfig.Runtime || undefined);
   await runtime.delete(c.Id, { force: true }).catch(() => {});
   await releaseMounts(engine, c);
-  try { releaseRootfs(engine, c); } catch { /* recorded below; check reports leaked mounts */ }
+  // force: finalize runs in the watcher (the owner) or in whoever claimed a dead watcher's container.
+  try { releaseRootfs(engine, c, { force: true }); } catch { /* the ledger row stays: recovery retries */ }
   engine.containerStore.updateState(id, (s) => ({
     ...s, Status: 'exited', Running: false, Pid: 0, ExitCode: r.exitCode, Error: r.error,
     FinishedAt: new Date().toISOString(), Monitor: undefined,
