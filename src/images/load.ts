@@ -14,6 +14,7 @@ import { openImageArchive } from './archive-format.js';
 import { failedPrecondition, invalidArgument } from '../errors.js';
 import { ownerToken } from '../store/owner.js';
 import { sha256 } from '../content/store.js';
+import { failpoint } from '../util/failpoint.js';
 
 export interface ImportOptions {
   reference?: string;
@@ -36,6 +37,7 @@ export function recordImage(engine: Engine, configBuf: Buffer, top: LayerRecord 
   db.prepare('INSERT OR IGNORE INTO blob_leases (owner, digest) VALUES (?, ?)').run(owner, digest);
   try {
     engine.content.write(configBuf);
+    failpoint('image:blob');
     db.transaction(() => {
       engine.imageStore.put(digest, top);
       for (const t of tags) {

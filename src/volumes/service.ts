@@ -190,9 +190,11 @@ export class VolumeService {
       if (isUniqueViolation(err)) return this.create(name, opts); // another process got there first: wait for it
       throw err;
     }
+    failpoint('volume:row');
     try {
       if (plugin) await plugin.create(name, options);
       else this.local.create(name, parsed);
+      failpoint('volume:dir');
       this.db.prepare(`UPDATE volumes SET state = 'ready', owner = NULL WHERE name = ?`).run(name);
     } catch (err) {
       this.db.prepare('DELETE FROM volumes WHERE name = ?').run(name);
@@ -389,6 +391,7 @@ export class VolumeService {
       }
       throw err;
     }
+    failpoint('volume:row-deleted');
     if (isLocalDriver(r.driver)) { this.local.remove(name); return; }
     try {
       await this.driver(r.driver).remove(name, opts.signal ? { signal: opts.signal } : {});
