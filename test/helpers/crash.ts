@@ -82,10 +82,11 @@ async function settle<T>(get: () => T[], ms: number): Promise<T[]> {
 /**
  * The store is whole and nothing is left: `system check` finds no issue at all (no
  * damage, no garbage), no mount under the data or exec root, no loop device on a file
- * under the data root. Containers still winding down are waited for (a few seconds).
+ * under the data root. Containers still winding down are waited for (a few seconds)
+ * unless containers is false (the caller ran nothing that starts one).
  */
-export async function assertNothingLeft(s: Stowage, what: string): Promise<void> {
-  await settle(() => { const r = spawnSync(process.execPath, [BIN, '--data-root', s.root, '--storage-driver', s.driver, 'ps', '-q'], { encoding: 'utf8' }); return (r.stdout ?? '').trim().split('\n').filter(Boolean); }, 8000);
+export async function assertNothingLeft(s: Stowage, what: string, opts: { containers?: boolean } = { containers: true }): Promise<void> {
+  if (opts.containers) await settle(() => { const r = spawnSync(process.execPath, [BIN, '--data-root', s.root, '--storage-driver', s.driver, 'ps', '-q'], { encoding: 'utf8' }); return (r.stdout ?? '').trim().split('\n').filter(Boolean); }, 8000);
   const r = await s.run(['system', 'check', '--quick', '--format', 'json']);
   let report: { issues: unknown[] };
   try { report = JSON.parse(r.stdout); } catch { throw new Error(`${what}: system check printed no report (exit ${r.code}): ${r.stderr}`); }
