@@ -83,7 +83,9 @@ export function isNoSpace(err: unknown): boolean {
   let e: unknown = err;
   for (let depth = 0; e !== undefined && e !== null && depth < 16; depth++) {
     const c = errnoCode(e);
-    if (c === 'ENOSPC' || c === 'EDQUOT' || c === 'SQLITE_FULL') return true;
+    // SQLITE_IOERR_SHMSIZE: growing the WAL index (the -shm file) failed, which on open
+    // means the disk is full (SQLite does not pass the errno on).
+    if (c === 'ENOSPC' || c === 'EDQUOT' || c === 'SQLITE_FULL' || c === 'SQLITE_IOERR_SHMSIZE') return true;
     const m = (e as { message?: unknown }).message;
     if (typeof m === 'string' && /\bENOSPC\b|No space left on device|database or disk is full/i.test(m)) return true;
     e = (e as { cause?: unknown }).cause;
