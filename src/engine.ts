@@ -15,7 +15,9 @@ import { createHash } from 'node:crypto';
 import type { StorageDriver } from './drivers/driver.js';
 import { selectDriver } from './drivers/select.js';
 import { staleTmpEntries } from './store/check.js';
-import { rmSync } from 'node:fs';
+import { mountLedger } from './store/mount-ledger.js';
+import { crashEvidence, openSession, closeSession, sweepAfterCrash } from './store/sweep.js';
+import { removeTreeSync } from './drivers/fsutil.js';
 import { join } from 'node:path';
 
 export interface EngineOptions {
@@ -45,6 +47,7 @@ export class Engine {
    * (Recovery only touches what dead owners left, so it is safe beside live work.)
    */
   recoverEveryMs?: number;
+  private sessionOpen = false;
 
   private constructor(opts: EngineOptions) {
     this.layout = new Layout(opts.dataRoot ?? defaultDataRoot());
@@ -88,21 +91,37 @@ export class Engine {
 
   /**
    * Start-up recovery: finishes what crashed processes left half-done (abandoned
-   * layers, orphan directories). Cheap (one readdir and one query); every command
-   * that changes the store runs it first.
+   * layers, orphan directories, mounts of dead owners). Every command that changes the
+   * store runs it first. The crash sweeps (store/sweep.ts) run only when a session or a
+   * mount of a dead process proves a crash: one query otherwise.
    */
   async recover(): Promise<{ abandoned: string[]; orphans: string[] }> {
     const stale = this.recoverEveryMs !== undefined && Date.now() - this.recoveredAt > this.recoverEveryMs;
     if (this.recovered && !stale) return { abandoned: [], orphans: [] };
     this.recovered = true;
     this.recoveredAt = Date.now();
-    for (const n of staleTmpEntries(this.layout.tmpDir)) rmSync(join(this.layout.tmpDir, n), { recursive: true, force: true });
+    const evidence = crashEvidence(this.db);
+    if (evidence.deadMountOwners.length || evidence.deadSessions.length) {
+      // A watcher that died leaves its container running in namespaces of its own,
+      // holding the mounts: stop and finalise those first, then release the mounts.
+      await this.containers.reconcile();
+      mountLedger(this).recover();
+    }
+    openSession(this.db);
+    this.sessionOpen = true;
+    // removeTreeSync unmounts first: a recursive delete must never walk into a mount.
+    for (const n of staleTmpEntries(this.layout.tmpDir)) removeTreeSync(join(this.layout.tmpDir, n));
     const { volumeService } = await import('./volumes/service.js');
     await volumeService(this).recover();
-    return this.layers.recover();
+    const r = await this.layers.recover();
+    if (evidence.deadSessions.length) await sweepAfterCrash(this, evidence.deadSessions);
+    return r;
   }
 
   close(): void {
+    if (this.sessionOpen) {
+      try { closeSession(this.db); } catch { /* a full disk: the next recovery sweeps once more */ }
+    }
     this.db.close();
   }
 }

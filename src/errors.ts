@@ -73,3 +73,22 @@ export function errnoCode(err: unknown): string | undefined {
   const c = (err as { code?: unknown } | null)?.code;
   return typeof c === 'string' ? c : undefined;
 }
+
+/**
+ * True when err (or anything in its cause chain) says the disk is full: ENOSPC or
+ * EDQUOT from the kernel, SQLITE_FULL from the database, or a child program's "No
+ * space left on device". Front ends turn it into one clear message.
+ */
+export function isNoSpace(err: unknown): boolean {
+  let e: unknown = err;
+  for (let depth = 0; e !== undefined && e !== null && depth < 16; depth++) {
+    const c = errnoCode(e);
+    // SQLITE_IOERR_SHMSIZE: growing the WAL index (the -shm file) failed, which on open
+    // means the disk is full (SQLite does not pass the errno on).
+    if (c === 'ENOSPC' || c === 'EDQUOT' || c === 'SQLITE_FULL' || c === 'SQLITE_IOERR_SHMSIZE') return true;
+    const m = (e as { message?: unknown }).message;
+    if (typeof m === 'string' && /\bENOSPC\b|No space left on device|database or disk is full/i.test(m)) return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}

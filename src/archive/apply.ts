@@ -50,6 +50,7 @@ import { native, S_IFBLK, S_IFCHR, S_IFIFO } from '../util/sys.js';
 import { decompress } from './compression.js';
 import { TarParser, type TarHandler, type TarHeader } from './tar-reader.js';
 import { TarSplitWriter } from './tar-split.js';
+import { failpoint } from '../util/failpoint.js';
 
 export interface ApplyLimits {
   maxEntries: number; maxBytes: number; maxPathLength: number; maxDepth: number; maxPaxBytes: number; diskReserveBytes: number;
@@ -161,6 +162,7 @@ class Applier implements TarHandler {
 
   header(h: TarHeader): void {
     this.current = h.name;
+    failpoint('apply:entry');
     if (++this.entries > this.limits.maxEntries) throw this.bad(`more than ${this.limits.maxEntries} entries (limit)`);
     const comps = this.components(h.name);
     if (comps.length === 0) {

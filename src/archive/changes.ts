@@ -23,6 +23,7 @@ import { internal } from '../errors.js';
 import { native } from '../util/sys.js';
 import type { EntryType } from './tar-reader.js';
 import { encodeHeader, END_OF_ARCHIVE, paddingFor, type WriterHeader } from './tar-writer.js';
+import { failpoint } from '../util/failpoint.js';
 
 export interface Change { kind: 'A' | 'C' | 'D'; path: string }
 
@@ -293,6 +294,7 @@ export async function* exportTree(dir: string, opts: { signal?: AbortSignal } = 
     for (const name of names(rel ? dir + '/' + rel : dir).sort()) {
       const p = join(rel, name);
       const abs = dir + '/' + p;
+      failpoint('export:entry');
       yield* entry(abs, p, links);
       if (lstatSync(abs).isDirectory()) yield* walk(p);
     }

@@ -30,6 +30,7 @@ import { IgnoreMatcher, SourceRoot, SumCache } from './context.js';
 import { planCopy } from './copy.js';
 import { BuildCache } from './cache.js';
 import { ImageView, runCommand } from './exec.js';
+import { failpoint } from '../util/failpoint.js';
 
 export type BuildEvent =
   | { type: 'step'; step: number; total: number; text: string; stage: number }
@@ -476,6 +477,7 @@ export class Builder {
       c.created = created;
       const next = stateOf(c, top);
       this.cache.put(key, next.bytes, top);
+      failpoint('build:step');
       this.emit({ type: 'result', step, id: next.id, layer: !!newLayer, seconds: (Date.now() - t0) / 1000 });
       return next;
     } catch (err) {

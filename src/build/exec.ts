@@ -8,20 +8,32 @@
 // network, then the writable layer's changes exported as a layer tar and added on
 // the current top. The scratch layers are leased to this process (recovery removes
 // them if it dies) and removed on every path out; mounts are released on every path
-// out. Views and bundles live under the engine's exec root (/run, tmpfs), never in
-// the data root's tmp/, whose sweep must not recurse into a mount.
+// out, and recorded in the mount ledger before they are made (recovery releases them
+// if the build dies). Views and bundles live under the engine's exec root (/run,
+// tmpfs), never in the data root's tmp/, whose sweep must not recurse into a mount;
+// their names carry the owner token, so recovery sweeps those of dead builds.
 import { mkdirSync, rmSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Engine } from '../engine.js';
 import type { LayerRecord } from '../layers/store.js';
-import { mountAll, unmount } from '../drivers/mount.js';
+import { mountLedger, type MountLedger } from '../store/mount-ledger.js';
+import { ownerToken } from '../store/owner.js';
+import { failpoint } from '../util/failpoint.js';
 import { initLayerTar } from '../containers/init-layer.js';
 import { exportChanges } from '../archive/changes.js';
 import { buildSpec, resolveUser } from '../runtime/spec.js';
 import { startFailureCode } from '../runtime/runtime.js';
 
-function buildDir(engine: Engine): string {
+/**
+ * Scratch names under the exec root start with the owner token ("view-PID-START-…"),
+ * so recovery (store/sweep.ts) can tell the leftovers of a build that died.
+ */
+function scratchName(kind: string, rest: string): string {
+  return `${kind}-${ownerToken().replace(':', '-')}-${rest}`;
+}
+
+export function buildDir(engine: { execRoot: string }): string {
   const d = join(engine.execRoot, 'build');
   mkdirSync(d, { recursive: true, mode: 0o700 });
   return d;
@@ -31,21 +43,26 @@ function buildDir(engine: Engine): string {
 export class ImageView {
   private constructor(readonly root: string, private readonly mounted: boolean) {}
 
+  private ledger: MountLedger | undefined;
+
   static open(engine: Engine, top: LayerRecord | null): ImageView {
-    const dir = join(buildDir(engine), `view-${process.pid}-${randomBytes(6).toString('hex')}`);
+    const dir = join(buildDir(engine), scratchName('view', randomBytes(6).toString('hex')));
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     if (!top) return new ImageView(dir, false);
+    const ledger = mountLedger(engine);
     try {
-      mountAll(engine.driver.mounts(top.id, { readonly: true }), dir);
+      ledger.mount(dir, engine.driver.mounts(top.id, { readonly: true }), { kind: 'view', mode: 'claim' });
     } catch (err) {
       rmSync(dir, { recursive: true, force: true });
       throw err;
     }
-    return new ImageView(dir, true);
+    const v = new ImageView(dir, true);
+    v.ledger = ledger;
+    return v;
   }
 
   close(): void {
-    if (this.mounted) unmount(this.root);
+    if (this.mounted) this.ledger!.release(this.root);
     rmSync(this.root, { recursive: true, force: true });
   }
 }
@@ -75,7 +92,8 @@ export async function runCommand(engine: Engine, top: LayerRecord | null, input:
   const layers = engine.layers;
   const cid = randomBytes(32).toString('hex');
   const scratch: LayerRecord[] = [];
-  const bundle = join(buildDir(engine), cid);
+  const bundle = join(buildDir(engine), scratchName('run', cid));
+  const ledger = mountLedger(engine);
   let rootfs: string | undefined;
   let mounted = false;
   let tail = '';
@@ -94,8 +112,9 @@ export async function runCommand(engine: Engine, top: LayerRecord | null, input:
     const d = engine.driver as unknown as { mergedDir?: (id: string) => string };
     rootfs = typeof d.mergedDir === 'function' ? d.mergedDir(rw.id) : join(bundle, 'rootfs');
     mkdirSync(rootfs, { recursive: true });
-    mountAll(engine.driver.mounts(rw.id), rootfs);
+    ledger.mount(rootfs, engine.driver.mounts(rw.id), { kind: 'build', mode: 'claim' });
     mounted = true;
+    failpoint('build:mounted');
     const etc = etcFiles(bundle, cid.slice(0, 12), input.network === 'host');
     const spec = buildSpec({
       id: cid, rootfs, readonlyRootfs: false, args: input.args, env: input.env, cwd: input.cwd || '/',
@@ -123,13 +142,13 @@ export async function runCommand(engine: Engine, top: LayerRecord | null, input:
       if (failed) code = failed;
       return { exitCode: code, containerId: cid, tail };
     }
-    unmount(rootfs);
+    ledger.release(rootfs);
     mounted = false;
     const { layer } = await layers.add(top, () => exportChanges(engine.driver.changeSource(rw.id)), input.signal ? { signal: input.signal } : {});
     return { exitCode: 0, layer, containerId: cid, tail };
   } finally {
     await runtime.delete(cid, { force: true }).catch(() => {});
-    if (mounted && rootfs) unmount(rootfs);
+    if (mounted && rootfs) ledger.release(rootfs);
     rmSync(bundle, { recursive: true, force: true });
     for (const l of scratch.reverse()) {
       layers.unlease(l.id);

@@ -27,6 +27,7 @@ import { ptyAvailable, ptyNative } from '../util/pty.js';
 import { containerEvent } from '../events/actors.js';
 import { ownerAlive, ownerToken } from '../store/owner.js';
 import { StowageError, failedPrecondition, conflict } from '../errors.js';
+import { failpoint } from '../util/failpoint.js';
 
 export interface AttachOptions {
   /** Where the container's output goes besides the log and the attach socket (foreground run). */
@@ -99,7 +100,8 @@ export async function runAndWatch(engine: Engine, id: string, attach: AttachOpti
   let stderrText = '';
   let mode: 'pipe' | 'console' | 'inherit' = 'pipe';
   try {
-    rootfs = mountRootfs(engine, c);
+    rootfs = mountRootfs(engine, c, 'claim').root;
+    failpoint('run:mounted');
     await hub.listen();
     // Clients that attached before the start get the first byte (see monitor.ts); a
     // size one of them sent is the terminal's initial size.
@@ -163,6 +165,7 @@ export async function runAndWatch(engine: Engine, id: string, attach: AttachOpti
     attach.stdin.on('end', () => hub.closeStdin());
   }
   onStarted?.(running, { resize: (rows, cols) => hub.resize(rows, cols) });
+  failpoint('run:started');
   const code: number = await new Promise((resolve) => {
     child.on('close', (code, signal) => resolve(code ?? (signal ? 128 + (signalNumber(signal) ?? 9) : 255)));
     child.on('error', () => resolve(125));
@@ -220,7 +223,8 @@ export async function finalize(engine: Engine, id: string, r: { exitCode: number
   const runtime = engine.runtime(c.HostConfig.Runtime || undefined);
   await runtime.delete(c.Id, { force: true }).catch(() => {});
   await releaseMounts(engine, c);
-  try { releaseRootfs(engine, c); } catch { /* recorded below; check reports leaked mounts */ }
+  // force: finalize runs in the watcher (the owner) or in whoever claimed a dead watcher's container.
+  try { releaseRootfs(engine, c, { force: true }); } catch { /* the ledger row stays: recovery retries */ }
   const after = engine.containerStore.updateState(id, (s) => ({
     ...s, Status: 'exited', Running: false, Pid: 0, ExitCode: r.exitCode, Error: r.error,
     FinishedAt: new Date().toISOString(), Monitor: undefined,

@@ -21,16 +21,31 @@ export class LogWriter {
     const time = new Date().toISOString();
     let out = '';
     for (const p of parts) out += JSON.stringify({ log: p + '\n', stream, time }) + '\n';
-    if (out) writeSync(this.fd, out);
+    if (out) this.append(out);
   }
+
+  /**
+   * A log line that cannot be written (a full disk) is dropped: the log is a record,
+   * and losing a line must not kill the watcher, which would orphan the container.
+   */
+  private append(text: string): void {
+    try {
+      writeSync(this.fd, text);
+    } catch {
+      this.dropped++;
+    }
+  }
+
+  /** Lines that could not be written (the disk was full). */
+  dropped = 0;
 
   close(): void {
     const time = new Date().toISOString();
     for (const s of ['stdout', 'stderr'] as const) {
-      if (this.partial[s]) writeSync(this.fd, JSON.stringify({ log: this.partial[s], stream: s, time }) + '\n');
+      if (this.partial[s]) this.append(JSON.stringify({ log: this.partial[s], stream: s, time }) + '\n');
       this.partial[s] = '';
     }
-    closeSync(this.fd);
+    try { closeSync(this.fd); } catch { /* already reported by the writes */ }
   }
 }
 

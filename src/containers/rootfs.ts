@@ -1,11 +1,12 @@
 // rootfs.ts: where a container's filesystem is presented, and the files stowage
-// writes for it (hostname, hosts, resolv.conf). Mounting is idempotent and every
-// mount made here is released by releaseRootfs on every path out.
+// writes for it (hostname, hosts, resolv.conf). Every mount made here is recorded in
+// the mount ledger before it is made and released by releaseRootfs on every path out
+// (or by recovery, when its owner died).
 import { mkdirSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Engine } from '../engine.js';
 import type { ContainerRecord } from './types.js';
-import { mountAll, unmount, isMountPoint } from '../drivers/mount.js';
+import { mountLedger } from '../store/mount-ledger.js';
 
 export function rootfsPath(engine: Engine, c: ContainerRecord): string {
   const d = engine.driver as unknown as { mergedDir?: (id: string) => string };
@@ -13,17 +14,22 @@ export function rootfsPath(engine: Engine, c: ContainerRecord): string {
   return join(engine.layout.container(c.Id), 'rootfs');
 }
 
-/** Mounts the container's layer chain at its rootfs path (no-op when mounted). */
-export function mountRootfs(engine: Engine, c: ContainerRecord): string {
+/**
+ * Mounts the container's layer chain at its rootfs path, recorded in the mount ledger
+ * first (store/mount-ledger.ts). 'claim' (the container's watcher) takes ownership of
+ * a mount another process made; 'borrow' (export, cp) uses a live owner's mount as it
+ * is. owned: this process must release it.
+ */
+export function mountRootfs(engine: Engine, c: ContainerRecord, mode: 'claim' | 'borrow' = 'claim'): { root: string; owned: boolean } {
   const target = rootfsPath(engine, c);
-  if (isMountPoint(target)) return target;
   mkdirSync(target, { recursive: true });
-  mountAll(engine.driver.mounts(c.LayerId), target);
-  return target;
+  const owned = mountLedger(engine).mount(target, engine.driver.mounts(c.LayerId), { kind: 'rootfs', mode });
+  return { root: target, owned };
 }
 
-export function releaseRootfs(engine: Engine, c: ContainerRecord): void {
-  unmount(rootfsPath(engine, c));
+/** Unmounts the rootfs if this process owns it (force: whoever does; for rm of a stopped container). */
+export function releaseRootfs(engine: Engine, c: ContainerRecord, opts: { force?: boolean } = {}): void {
+  mountLedger(engine).release(rootfsPath(engine, c), opts);
 }
 
 function hostFile(path: string, fallback: string): string {

@@ -31,6 +31,7 @@ import type { StdioSession } from './stdio.js';
 import { waitFor, type WaitCondition, type WaitResult } from './wait.js';
 import type { AttachRequest } from './attach.js';
 import type { ExecCreateOptions } from './exec.js';
+import { failpoint } from '../util/failpoint.js';
 
 export interface CreateOptions {
   image: string;
@@ -168,6 +169,7 @@ export class ContainerService {
       };
       this.store.insert(rec);
       inserted = true;
+      failpoint('create:row');
       attachVolumes(this.engine, rec);
       mkdirSync(this.engine.layout.container(id), { recursive: true, mode: 0o710 });
       this.engine.layers.releaseLeases();
@@ -255,8 +257,9 @@ export class ContainerService {
     await releaseMounts(this.engine, c);
     const anonymous = (c.MountSpecs ?? []).filter((m) => m.type === 'volume').map((m) => m.source);
     this.store.delete(c.Id);
+    failpoint('rm:row-deleted');
     if (opts.volumes) await removeAnonymousVolumes(this.engine, anonymous);
-    try { releaseRootfs(this.engine, c); } catch { /* reported by check */ }
+    try { releaseRootfs(this.engine, c, { force: true }); } catch { /* the ledger row stays: recovery retries */ }
     await this.engine.runtime(c.HostConfig.Runtime || undefined).delete(c.Id, { force: true }).catch(() => {});
     try {
       // The writable layer, then its init layer if nothing else uses it (the image's layers stay).
@@ -325,6 +328,7 @@ export class ContainerService {
     const top = img.topLayer ? this.engine.layers.get(img.topLayer)! : null;
     try {
       const { layer } = await this.engine.layers.add(top, () => exportChanges(this.engine.driver.changeSource(c.LayerId)));
+      failpoint('commit:layer');
       const created = new Date().toISOString();
       const { Hostname: _h, Domainname: _d, AttachStdin: _a, AttachStdout: _b, AttachStderr: _e, Tty: _t, OpenStdin: _o, StdinOnce: _s, Image: _i, ...runConfig } = c.Config;
       const newConfig = applyChanges({ ...runConfig, Cmd: c.Config.Cmd ?? null, Entrypoint: c.Config.Entrypoint ?? null }, o.changes ?? []);
@@ -350,16 +354,18 @@ export class ContainerService {
     }
   }
 
-  /** Runs fn with the container's filesystem mounted, releasing the mount after if it was not mounted before. */
+  /**
+   * Runs fn with the container's filesystem mounted. A mount a live process owns (the
+   * container's watcher) is used as it is; one made here is owned by this process,
+   * recorded before it is made, and released after unless the container started
+   * meanwhile (its watcher then owns it).
+   */
   async withRootfs<T>(c: ContainerRecord, fn: (root: string) => Promise<T>): Promise<T> {
-    const target = rootfsPath(this.engine, c);
-    const wasMounted = isMountPoint(target);
-    const root = mountRootfs(this.engine, c);
+    const { root } = mountRootfs(this.engine, c, 'borrow');
     try {
       return await fn(root);
     } finally {
-      const now = this.store.get(c.Id);
-      if (!wasMounted && !now?.State.Running) releaseRootfs(this.engine, c);
+      releaseRootfs(this.engine, c);
     }
   }
 
@@ -368,7 +374,10 @@ export class ContainerService {
     const c = this.store.resolve(ref);
     // pipeline rejects on a write error (a missing folder, a full disk, a closed pipe),
     // so withRootfs releases its mount and the caller removes its partial file.
-    await this.withRootfs(c, (root) => pipeline(Readable.from(exportTree(root)), out, { end: false }));
+    await this.withRootfs(c, (root) => {
+      failpoint('export:mounted');
+      return pipeline(Readable.from(exportTree(root)), out, { end: false });
+    });
     containerEvent(this.engine, c, 'export');
   }
 
@@ -378,6 +387,7 @@ export class ContainerService {
     const ref = (src.container ?? dst.container)!;
     const c = this.store.resolve(ref);
     await this.withRootfs(c, async (root) => {
+      failpoint('cp:mounted');
       let from: string;
       let to: string;
       if (src.container) {

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync, chmodSync, statSync, readdirSync, createReadStream } from 'node:fs';
 import type { Layout } from '../store/layout.js';
 import { errnoCode, invalidArgument, notFound, internal } from '../errors.js';
+import { failpoint } from '../util/failpoint.js';
 
 const DIGEST_RE = /^sha256:([a-f0-9]{64})$/;
 
@@ -70,6 +71,7 @@ export class ContentStore {
       } finally {
         closeSync(fd);
       }
+      failpoint('blob:staged');
       renameSync(tmp, target);
     } catch (err) {
       rmSync(tmp, { force: true });

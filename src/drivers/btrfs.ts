@@ -19,7 +19,7 @@ import type {
   ApplyTarget, ChangeSource, DriverStatus, Mount, StorageDriver, Usage,
 } from './driver.js';
 import { alreadyExists, errnoCode, failedPrecondition, notFound } from '../errors.js';
-import { backingFs, checkId, diskUsage, bindMounts, fullChangeSource, stagingName, ParentRecords } from './fsutil.js';
+import { backingFs, checkId, diskUsage, bindMounts, fullChangeSource, stagingName, isStaleStaging, ParentRecords } from './fsutil.js';
 import { mountsUnder, unmount } from './mount.js';
 import { haveCommand, run } from './exec.js';
 
@@ -156,7 +156,7 @@ export class BtrfsDriver implements StorageDriver {
   async cleanup(): Promise<string[]> {
     const removed: string[] = [];
     for (const n of existsSync(this.subvols) ? readdirSync(this.subvols) : []) {
-      if (n.startsWith('.tmp-') || n.startsWith('.rm-')) {
+      if (isStaleStaging(n)) {
         await deleteSubvolume(join(this.subvols, n));
         removed.push(join('subvolumes', n));
       }

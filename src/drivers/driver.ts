@@ -93,3 +93,13 @@ export interface PersistentMounts { isOwnMount(path: string): boolean }
 export function hasPersistentMounts(d: StorageDriver): d is StorageDriver & PersistentMounts {
   return typeof (d as Partial<PersistentMounts>).isOwnMount === 'function';
 }
+
+/**
+ * Optional ability: drivers that can sweep what a crash left in their folder (staging
+ * and half-removed directories of dead processes, dangling links). Recovery calls it
+ * after a crash (store/sweep.ts); it must be safe while other processes work.
+ */
+export interface Cleaner { cleanup(): string[] | Promise<string[]> }
+export function isCleaner(d: StorageDriver): d is StorageDriver & Cleaner {
+  return typeof (d as Partial<Cleaner>).cleanup === 'function';
+}

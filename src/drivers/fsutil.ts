@@ -6,6 +6,8 @@ import { dirname, join, basename } from 'node:path';
 import { errnoCode, invalidArgument } from '../errors.js';
 import { mountsUnder, unmount } from './mount.js';
 import type { ChangeSource, Mount, Usage } from './driver.js';
+import { ownerAlive, ownerToken } from '../store/owner.js';
+import { failpoint } from '../util/failpoint.js';
 
 /**
  * Layer ids name directories and appear in overlay option strings, where ',' ':'
@@ -17,9 +19,28 @@ export function checkId(id: string, reserved: readonly string[] = []): void {
   }
 }
 
-/** A name for staging next to `final`: hidden (list() skips dot names) and unique. */
+/**
+ * A name for staging next to `final`: hidden (list() skips dot names), unique, and
+ * owned: ".TAG-PID_START-NAME-RAND" carries the owner token, so a cleanup sweep
+ * removes only what a dead process left (isStaleStaging), never a live one's work.
+ */
 export function stagingName(final: string, tag: string): string {
-  return join(dirname(final), `.${tag}-${basename(final)}-${randomBytes(4).toString('hex')}`);
+  return join(dirname(final), `.${tag}-${ownerToken().replace(':', '_')}-${basename(final)}-${randomBytes(4).toString('hex')}`);
+}
+
+const STAGING_RE = /^\.(tmp|rm)-(?:(\d+)_(\d+)-)?(.*)-[0-9a-f]{8}$/;
+
+/** For a staging name of `tag`: whether its owner is gone (names of older stowages, without a token, count as stale). */
+export function isStaleStaging(name: string, tags: readonly string[] = ['tmp', 'rm']): boolean {
+  const m = STAGING_RE.exec(name);
+  if (!m || !tags.includes(m[1]!)) return false;
+  if (m[2] === undefined) return true;
+  return !ownerAlive(`${m[2]}:${m[3]}`);
+}
+
+/** The final name a staging name is for (the layer id of ".tmp-PID_START-ID-RAND"), or undefined. */
+export function stagingTarget(name: string): string | undefined {
+  return STAGING_RE.exec(name)?.[4];
 }
 
 /** Writes a small file so that readers see the old content or the new, never a torn one. */
@@ -97,6 +118,7 @@ export async function removeTree(dir: string): Promise<void> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw err;
   }
+  failpoint('tree:renamed');
   await fsp.rm(doomed, { recursive: true, force: true, maxRetries: 3 });
 }
 

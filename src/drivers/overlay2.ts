@@ -27,9 +27,12 @@ import type {
 import { alreadyExists, errnoCode, failedPrecondition, notFound } from '../errors.js';
 import { native, S_IFCHR } from '../util/sys.js';
 import { mountAll, unmount } from './mount.js';
+import { failpoint } from '../util/failpoint.js';
 import {
   backingFs, bindMounts, checkId, diskUsage, removeTree, removeTreeSync, stagingName, writeFileAtomic,
+  isStaleStaging, stagingTarget,
 } from './fsutil.js';
+import { ownerAlive, ownerToken } from '../store/owner.js';
 import { release } from 'node:os';
 
 const LINK_DIR = 'l';
@@ -114,7 +117,8 @@ function probeOnce(base: string, fsName: string, userxattr: boolean, options: st
   const redirect = userxattr ? 'user.overlay.redirect' : 'trusted.overlay.redirect';
   let tmp: string;
   try {
-    tmp = mkdtempSync(join(base, '.stowage-overlay-probe-'));
+    // The owner token in the name lets a later cleanup() unmount and remove a probe whose process died.
+    tmp = mkdtempSync(join(base, `.stowage-overlay-probe-${ownerToken().replace(':', '_')}-`));
   } catch (err) {
     return result(false, `cannot create a probe directory in ${base}: ${errnoCode(err) ?? String(err)}`);
   }
@@ -139,6 +143,7 @@ function probeOnce(base: string, fsName: string, userxattr: boolean, options: st
     try {
       mountAll([m], merged);
       mounted = true;
+      failpoint('probe:mounted');
     } catch (err) {
       const code = errnoCode((err as { cause?: unknown }).cause) ?? errnoCode(err);
       const why = code === 'ENODEV' ? 'the kernel has no overlay filesystem'
@@ -385,34 +390,61 @@ export class Overlay2Driver implements StorageDriver {
   }
 
   /**
-   * Beyond the interface: sweeps what a crash can leave (hidden staging and
-   * half-removed directories, links whose layer is gone). Call when no other
-   * process is creating layers (start-up, `system check --repair`). Returns what it removed.
+   * Beyond the interface: sweeps what a crash can leave: staging and half-removed
+   * directories of dead processes (their names carry the owner token), links whose
+   * layer is gone, and overlay probes of dead processes (unmounted first). Safe while
+   * other processes work: a live process's staging is kept, and so is the link it made
+   * for a layer it is still staging. Recovery calls it after a crash. Returns what it removed.
    */
   cleanup(): string[] {
     const removed: string[] = [];
+    const linkDir = join(this.home, LINK_DIR);
+    // Links first, staging names second: a create makes its staging directory before
+    // its link, so a link read here has its staging dir (or final dir) visible below.
+    const links = existsSync(linkDir) ? readdirSync(linkDir) : [];
     let names: string[];
     try {
       names = readdirSync(this.home);
     } catch {
       return removed;
     }
+    const staging = new Set<string>();
     for (const n of names) {
-      if (n.startsWith('.tmp-') || n.startsWith('.rm-')) {
+      if (isStaleStaging(n)) {
         removeTreeSync(join(this.home, n));
         removed.push(n);
+      } else if (n.startsWith('.tmp-')) {
+        const target = stagingTarget(n);
+        if (target) staging.add(target);
       }
     }
-    const linkDir = join(this.home, LINK_DIR);
-    for (const n of existsSync(linkDir) ? readdirSync(linkDir) : []) {
+    for (const n of links) {
       const p = join(linkDir, n);
-      if (!existsSync(p)) {
-        unlinkSync(p);
-        removed.push(join(LINK_DIR, n));
-      }
+      let target: string;
+      try { target = readlinkSync(p); } catch { continue; }
+      const id = target.split('/')[1] ?? '';
+      if (staging.has(id) || existsSync(p)) continue;
+      rmSync(p, { force: true });
+      removed.push(join(LINK_DIR, n));
     }
+    // A probe runs in the driver folder, or in the data root before that folder exists.
+    removed.push(...sweepProbes(this.home), ...sweepProbes(dirname(this.home)));
     return removed;
   }
+}
+
+/** Overlay probe directories (".stowage-overlay-probe-PID_START-…") of dead processes in dir: unmounted, then removed. */
+function sweepProbes(dir: string): string[] {
+  const out: string[] = [];
+  let names: string[];
+  try { names = readdirSync(dir); } catch { return out; }
+  for (const n of names) {
+    const m = /^\.stowage-overlay-probe-(?:(\d+)_(\d+)-)?/.exec(n);
+    if (!m || (m[1] !== undefined && ownerAlive(`${m[1]}:${m[2]}`))) continue;
+    removeTreeSync(join(dir, n));
+    out.push(join(dir, n));
+  }
+  return out;
 }
 
 

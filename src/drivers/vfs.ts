@@ -11,7 +11,7 @@ import type {
   ApplyTarget, ChangeSource, DriverStatus, Mount, StorageDriver, Usage,
 } from './driver.js';
 import { alreadyExists, errnoCode, internal, notFound } from '../errors.js';
-import { backingFs, checkId, diskUsage, bindMounts, fullChangeSource, removeTree, removeTreeSync, stagingName, ParentRecords } from './fsutil.js';
+import { backingFs, checkId, diskUsage, bindMounts, fullChangeSource, removeTree, removeTreeSync, stagingName, isStaleStaging, ParentRecords } from './fsutil.js';
 
 /**
  * Copies src to dst (which must not exist) with GNU cp. Node's fs.cp is not enough
@@ -132,7 +132,7 @@ export class VfsDriver implements StorageDriver {
   cleanup(): string[] {
     const removed: string[] = [];
     for (const n of existsSync(this.dirs) ? readdirSync(this.dirs) : []) {
-      if (n.startsWith('.tmp-') || n.startsWith('.rm-')) {
+      if (isStaleStaging(n)) {
         removeTreeSync(join(this.dirs, n));
         removed.push(join('dir', n));
       }

@@ -7,6 +7,7 @@ import { ownerAlive } from '../store/owner.js';
 import type { ContentStore } from '../content/store.js';
 import type { LayerRecord, LayerStore } from '../layers/store.js';
 import { conflict, notFound, internal } from '../errors.js';
+import { failpoint } from '../util/failpoint.js';
 
 export interface ImageRecord {
   id: string;
@@ -127,6 +128,7 @@ export class ImageStore {
       }
       throw err;
     }
+    failpoint('rmi:row-deleted');
     const removed = img.topLayer ? await this.layers.releaseChain(img.topLayer) : [];
     // Decide and unlink under one write lock: a concurrent recordImage leases the
     // config digest before writing the blob and adds its images row under this lock.

@@ -15,6 +15,7 @@ import { failedPrecondition, invalidArgument } from '../errors.js';
 import { ownerToken } from '../store/owner.js';
 import { sha256 } from '../content/store.js';
 import { bytesEvent, throttle, type OnProgress } from '../registry/progress.js';
+import { failpoint } from '../util/failpoint.js';
 
 export interface ImportOptions {
   reference?: string;
@@ -40,6 +41,7 @@ export function recordImage(engine: Engine, configBuf: Buffer, top: LayerRecord 
   db.prepare('INSERT OR IGNORE INTO blob_leases (owner, digest) VALUES (?, ?)').run(owner, digest);
   try {
     engine.content.write(configBuf);
+    failpoint('image:blob');
     db.transaction(() => {
       engine.imageStore.put(digest, top);
       for (const t of tags) {

@@ -26,6 +26,7 @@ import { applyLayer, type ApplyLimits } from '../archive/apply.js';
 import { assembleLayer } from '../archive/tar-split.js';
 import { conflict, failedPrecondition, invalidArgument, notFound, internal } from '../errors.js';
 import { chainIdOf } from './identity.js';
+import { failpoint } from '../util/failpoint.js';
 
 export interface LayerRecord {
   id: string;
@@ -140,6 +141,7 @@ export class LayerStore {
       }
       throw err;
     }
+    failpoint('layer:row');
     try {
       await this.driver.create(id, parent?.id ?? null);
       const target = this.driver.applyTarget(id);
@@ -155,6 +157,7 @@ export class LayerStore {
       if (opts.expectDiffId && result.diffId !== opts.expectDiffId) {
         throw invalidArgument(`layer content does not match its diff ID: the image config names ${opts.expectDiffId}, the uncompressed layer hashes to ${result.diffId}`, { name: opts.expectDiffId });
       }
+      failpoint('layer:applied');
       const chainId = claimedChain ?? chainIdOf(parent?.chainId ?? null, result.diffId);
       const existing = this.db.transaction(() => {
         if (!claimedChain) {
@@ -188,6 +191,7 @@ export class LayerStore {
       VALUES (?, ?, ?, NULL, NULL, 0, ?, 'creating', ?, ?)`).run(id, this.driver.name, parent?.id ?? null, depth, ownerToken(), Date.now());
     try {
       await this.driver.create(id, parent?.id ?? null);
+      failpoint('layer:writable');
       this.db.transaction(() => {
         this.db.prepare(`UPDATE layers SET state = 'ready', owner = NULL WHERE id = ?`).run(id);
         this.db.prepare('INSERT OR IGNORE INTO layer_leases (owner, layer_id) VALUES (?, ?)').run(ownerToken(), id);
@@ -284,6 +288,7 @@ export class LayerStore {
       if (isForeignKeyViolation(err)) return false;
       throw err;
     }
+    failpoint('layer:row-deleted');
     await this.removeFiles(id);
     return true;
   }

@@ -9,9 +9,13 @@
 // With repair, garbage is removed and damaged images are deleted (their layers
 // cannot be rebuilt from nothing); the report says what was done.
 import { hasPersistentMounts } from '../drivers/driver.js';
-import { mountPoints } from '../drivers/mount.js';
+import { mountPoints, unmount } from '../drivers/mount.js';
+import { mountLedger, loopDevices } from './mount-ledger.js';
+import { sweepAfterCrash } from './sweep.js';
+import { removeTreeSync } from '../drivers/fsutil.js';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readdirSync, rmSync, existsSync } from 'node:fs';
+import { readdirSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Engine } from '../engine.js';
 import { parseImageConfig } from '../images/config.js';
@@ -74,10 +78,30 @@ export async function systemCheck(engine: Engine, opts: { repair?: boolean; quic
   for (const n of vg.idleMounts) issues.push({ kind: 'garbage', what: 'volume', subject: n, message: 'mounted, but no container holds it' });
   for (const n of vg.missingDirs) issues.push({ kind: 'error', what: 'volume', subject: n, message: `volume directory ${join(engine.layout.volumesDir, n)} is missing` });
 
-  // Mounts under the data root: nothing here keeps a mount between commands yet.
+  // Mounts under the data root and the exec root. Each one stowage makes has a ledger
+  // row (store/mount-ledger.ts): a row of a dead owner is garbage recovery releases; a
+  // mount without any row (nor a volume, CSI or driver record) is a leak.
+  const ledger = mountLedger(engine);
+  const owned = new Map(ledger.all().map((r) => [r.path, r]));
+  for (const r of ledger.deadRows()) issues.push({ kind: 'garbage', what: 'mount', subject: r.path, message: `${r.kind} mount of a process that is gone (${r.owner})` });
+  const csiPaths = (db.prepare('SELECT path, device FROM csi_node_paths').all() as Array<{ path: string; device: string | null }>);
+  const leakedMounts: string[] = [];
+  const roots = [engine.layout.root + '/', engine.execRoot + '/'];
   for (const mp of mountPoints()) {
-    if (mp.startsWith(engine.layout.root + '/') && !(hasPersistentMounts(engine.driver) && engine.driver.isOwnMount(mp)) && !volumes.isHeldMount(mp) && !vg.idleMounts.some((n) => mp === engine.layout.volumeData(n))) issues.push({ kind: 'error', what: 'mount', subject: mp, message: 'leaked mount under the data root' });
+    if (!roots.some((r) => mp.startsWith(r))) continue;
+    if (owned.has(mp)) continue;
+    if (hasPersistentMounts(engine.driver) && engine.driver.isOwnMount(mp)) continue;
+    if (volumes.isHeldMount(mp) || vg.idleMounts.some((n) => mp === engine.layout.volumeData(n))) continue;
+    if (csiPaths.some((c) => mp === c.path || mp.startsWith(c.path + '/'))) continue;
+    if (leakedMounts.includes(mp)) continue; // stacked mounts: one issue
+    leakedMounts.push(mp);
+    issues.push({ kind: 'error', what: 'mount', subject: mp, message: 'leaked mount: stowage has no record of it (`system check --repair` unmounts it)' });
   }
+  const csiDevices = new Set(csiPaths.map((c) => c.device).filter((d): d is string => !!d));
+  const info = readFileSync('/proc/self/mountinfo', 'utf8');
+  const leakedLoops = loopDevices(engine.layout.root).filter((l) => !csiDevices.has(l.device) && !info.includes(` ${l.device} `));
+  for (const l of leakedLoops) issues.push({ kind: 'error', what: 'mount', subject: l.device, message: `leaked loop device: attached to ${l.file}, mounted nowhere (\`system check --repair\` detaches it)` });
+  for (const p of volumes.pendingUnmounts()) issues.push({ kind: 'garbage', what: 'volume', subject: p.volume, message: `volume plugin ${p.driver}: Unmount for container ${p.container} failed (${p.attempts} tries; recovery retries it): ${p.error}` });
 
   // Layers: files present, and (unless quick) their re-assembled bytes hash to the diffID.
   const damagedLayers = new Set<string>();
@@ -138,10 +162,23 @@ export async function systemCheck(engine: Engine, opts: { repair?: boolean; quic
   }
 
   if (opts.repair) {
+    // Leaked mounts first: recovery's sweeps delete directories, never through a mount.
+    for (const i of issues) {
+      if (i.what === 'mount' && i.kind === 'error' && leakedMounts.includes(i.subject)) {
+        try { unmount(i.subject); i.repaired = true; } catch { /* reported as it is */ }
+      }
+    }
+    for (const l of leakedLoops) {
+      const ok = spawnSync('losetup', ['-d', l.device], { stdio: 'ignore' }).status === 0;
+      for (const i of issues) if (i.subject === l.device) i.repaired = ok;
+    }
     await engine.recover(); // runs the volume service's recover() too
+    for (const r of ledger.deadRows()) ledger.release(r.path, { force: true });
+    for (const i of issues) if (i.what === 'mount' && i.kind === 'garbage') i.repaired = !ledger.get(i.subject);
+    await sweepAfterCrash(engine, []);
     for (const i of issues) {
       if (i.kind === 'garbage') {
-        if (i.what === 'tmp') rmSync(i.subject, { recursive: true, force: true });
+        if (i.what === 'tmp') removeTreeSync(i.subject);
         if (i.what === 'blob') engine.content.delete(i.subject);
         i.repaired = i.what === 'tmp' || i.what === 'blob' || !existsGarbage(engine, i);
       }

@@ -182,6 +182,46 @@ CREATE TABLE IF NOT EXISTS layer_blobs (
 );
 `;
 
+/**
+ * Crash robustness (issue 16; store/mount-ledger.ts and store/sweep.ts). Appended last.
+ *   owned_mounts     every mount stowage makes, recorded with its owner token BEFORE
+ *                    mount(2) and deleted after umount(2); a row whose owner is dead is
+ *                    a mount nobody will release: recovery unmounts it (and detaches
+ *                    the loop device of a `loop` row). owner NULL: held through other
+ *                    records (volume_mounts), released by the volume service.
+ *   sessions         one row per command that changes the store, from its first
+ *                    recovery to its close; a row of a dead process means a crash, and
+ *                    only then does recovery sweep the file system (driver cleanup,
+ *                    build scratch under /run/stowage, unreferenced blobs).
+ *   pending_unmounts plugin Unmounts that failed (the plugin was down or erred); kept
+ *                    apart from volume_mounts, whose rows go with their container,
+ *                    and retried by every recovery until the plugin answers.
+ */
+export const ROBUST_SCHEMA = `
+CREATE TABLE IF NOT EXISTS owned_mounts (
+  path        TEXT PRIMARY KEY,             -- absolute mount point
+  owner       TEXT,                         -- pid:starttime of the process that releases it
+  kind        TEXT NOT NULL,                -- rootfs, build, view, volume
+  loop        TEXT,                         -- backing file of a loop mount (quota image)
+  state       TEXT NOT NULL CHECK (state IN ('mounting', 'mounted')),
+  created_at  INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS owned_mounts_owner ON owned_mounts(owner);
+CREATE TABLE IF NOT EXISTS sessions (
+  owner       TEXT PRIMARY KEY,
+  started_at  INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS pending_unmounts (
+  driver       TEXT NOT NULL,
+  volume_name  TEXT NOT NULL,
+  container_id TEXT NOT NULL,
+  error        TEXT NOT NULL DEFAULT '',
+  attempts     INTEGER NOT NULL DEFAULT 1,
+  next_at      INTEGER NOT NULL DEFAULT 0,  -- ms; retried with back-off (1 s doubling to 10 min)
+  PRIMARY KEY (volume_name, container_id)
+);
+`;
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (
   key   TEXT PRIMARY KEY,
@@ -249,7 +289,7 @@ CREATE TABLE IF NOT EXISTS containers (
   created_at  INTEGER NOT NULL,
   FOREIGN KEY (driver, image_id) REFERENCES images(driver, id) ON DELETE RESTRICT
 );
-` + '\n' + VOLUMES_SCHEMA + '\n' + CSI_SCHEMA + '\n' + BUILD_SCHEMA + '\n' + STREAMS_SCHEMA + '\n' + REGISTRY_SCHEMA;
+` + '\n' + VOLUMES_SCHEMA + '\n' + CSI_SCHEMA + '\n' + BUILD_SCHEMA + '\n' + STREAMS_SCHEMA + '\n' + REGISTRY_SCHEMA + '\n' + ROBUST_SCHEMA;
 
 /** Synchronous sleep: start-up runs before any event loop work matters. */
 function sleepSync(ms: number): void {

@@ -102,7 +102,14 @@ export class LocalDriver {
     const left = mountsUnder(dir);
     if (left.length) throw internal(`volume ${name}: still mounted at ${left.join(', ')}; not deleting its files`);
     const trash = this.layout.tmpPath(`volume-rm-${name}`);
-    renameSync(dir, trash);
+    try {
+      renameSync(dir, trash);
+    } catch (err) {
+      // Its row was deleted first, so another process's recovery may have taken the
+      // directory for an orphan and removed it meanwhile: gone is what we wanted.
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
     rmSync(trash, { recursive: true, force: true });
   }
 }

@@ -44,6 +44,9 @@ import { resolveVolumeDriver, type VolumeDriver } from './drivers/index.js';
 import { PluginVolumeDriver } from './drivers/plugin.js';
 import { discoverPlugins, findPlugin } from '../plugins/discovery.js';
 import { EventService } from '../events/service.js';
+import { MountLedger } from '../store/mount-ledger.js';
+import { isMountPoint } from '../drivers/mount.js';
+import { failpoint } from '../util/failpoint.js';
 
 export const ANONYMOUS_LABEL = 'com.docker.volume.anonymous';
 
@@ -125,6 +128,12 @@ export class VolumeService {
     this.driverKey = { layout };
   }
 
+  private get ledger(): MountLedger {
+    if (!this.ledgerObj) this.ledgerObj = new MountLedger(this.db);
+    return this.ledgerObj;
+  }
+  private ledgerObj: MountLedger | undefined;
+
   private toRecord(r: Row): VolumeRecord {
     return {
       name: r.name, driver: r.driver, labels: JSON.parse(r.labels), options: JSON.parse(r.options), state: r.state, owner: r.owner,
@@ -182,9 +191,11 @@ export class VolumeService {
       if (isUniqueViolation(err)) return this.create(name, opts); // another process got there first: wait for it
       throw err;
     }
+    failpoint('volume:row');
     try {
       if (plugin) await plugin.create(name, options);
       else this.local.create(name, parsed);
+      failpoint('volume:dir');
       this.db.prepare(`UPDATE volumes SET state = 'ready', owner = NULL WHERE name = ?`).run(name);
     } catch (err) {
       this.db.prepare('DELETE FROM volumes WHERE name = ?').run(name);
@@ -277,15 +288,34 @@ export class VolumeService {
   async acquire(name: string, containerId: string, opts: { holder?: string | null; signal?: AbortSignal } = {}): Promise<string> {
     const holder = opts.holder === undefined ? ownerToken() : opts.holder;
     const rec = this.get(name);
-    const mountpoint = !isLocalDriver(rec.driver) ? await this.acquirePlugin(rec, containerId, holder, opts.signal) : this.db.transaction(() => {
-      const v = this.get(name);
-      this.insertMount(name, containerId, holder);
-      const o = parseLocalOptions(v.options, name);
-      if (needsMount(o)) this.local.mount(name, o); // throws: the transaction rolls the row back
-      return v.mountpoint;
-    }).immediate();
-    this.event('mount', name, { container: containerId, driver: rec.driver });
-    return mountpoint;
+    if (!isLocalDriver(rec.driver)) {
+      const mountpoint = await this.acquirePlugin(rec, containerId, holder, opts.signal);
+      this.event('mount', name, { container: containerId, driver: rec.driver });
+      return mountpoint;
+    }
+    // A mount is recorded in the ledger (committed) before it is made, owned by this
+    // process; once volume_mounts says who holds the volume, the ledger row is handed
+    // over (owner NULL) and unmountIfIdle releases it with the last holder.
+    const o = parseLocalOptions(rec.options, name);
+    const ledger = this.ledger;
+    const data = this.layout.volumeData(name);
+    const recorded = needsMount(o) && !this.local.mounted(name);
+    if (recorded) ledger.record(data, 'volume', o.size ? this.layout.volumeQuotaImage(name) : undefined);
+    try {
+      const path = this.db.transaction(() => {
+        const v = this.get(name);
+        this.insertMount(name, containerId, holder);
+        if (needsMount(o)) this.local.mount(name, o); // throws: the transaction rolls the row back
+        return v.mountpoint;
+      }).immediate();
+      failpoint('volume:mounted');
+      if (needsMount(o)) ledger.mounted(data, { handOver: true });
+      this.event('mount', name, { container: containerId, driver: rec.driver });
+      return path;
+    } catch (err) {
+      if (recorded && !this.local.mounted(name)) ledger.forget(data);
+      throw err;
+    }
   }
 
   private insertMount(name: string, containerId: string, holder: string | null): void {
@@ -316,7 +346,15 @@ export class VolumeService {
     const r = this.row(name);
     if (r && !isLocalDriver(r.driver)) {
       if (!this.db.prepare('SELECT 1 FROM volume_mounts WHERE volume_name = ? AND container_id = ?').get(name, containerId)) return;
-      await this.driver(r.driver).unmount(name, containerId, opts.signal ? { signal: opts.signal } : {});
+      try {
+        await this.driver(r.driver).unmount(name, containerId, opts.signal ? { signal: opts.signal } : {});
+      } catch (err) {
+        // Recorded apart from volume_mounts (whose row goes with the container), so that
+        // recovery retries the Unmount even after the container is removed.
+        this.db.prepare(`INSERT INTO pending_unmounts (driver, volume_name, container_id, error, attempts, next_at) VALUES (?, ?, ?, ?, 1, ?)
+          ON CONFLICT (volume_name, container_id) DO UPDATE SET error = excluded.error, attempts = attempts + 1`).run(r.driver, name, containerId, (err as Error).message, Date.now() + 1000);
+        throw err;
+      }
       this.db.prepare('DELETE FROM volume_mounts WHERE volume_name = ? AND container_id = ?').run(name, containerId);
       this.event('unmount', name, { container: containerId, driver: r.driver });
       return;
@@ -335,7 +373,10 @@ export class VolumeService {
     const r = this.row(name);
     if (r && !isLocalDriver(r.driver)) return;
     const o = r ? parseLocalOptions(JSON.parse(r.options), name) : undefined;
-    if (!o || needsMount(o) || this.local.mounted(name)) this.local.unmount(name);
+    if (!o || needsMount(o) || this.local.mounted(name)) {
+      this.local.unmount(name);
+      this.ledger.forget(this.layout.volumeData(name));
+    }
   }
 
   /** True when the mount point is a volume's _data that a live container has acquired (check.ts: not a leak). */
@@ -365,6 +406,7 @@ export class VolumeService {
       }
       throw err;
     }
+    failpoint('volume:row-deleted');
     if (isLocalDriver(r.driver)) { this.local.remove(name); this.event('destroy', name, { driver: r.driver }); return; }
     try {
       await this.driver(r.driver).remove(name, opts.signal ? { signal: opts.signal } : {});
@@ -511,6 +553,43 @@ export class VolumeService {
     throw notFound(`get ${name}: no such volume`, { op: 'volume inspect', name });
   }
 
+  /** Plugin Unmounts that failed and are due again (pending_unmounts). */
+  pendingUnmounts(): Array<{ driver: string; volume: string; container: string; error: string; attempts: number }> {
+    return this.db.prepare('SELECT driver, volume_name AS volume, container_id AS container, error, attempts FROM pending_unmounts ORDER BY volume_name').all() as Array<{ driver: string; volume: string; container: string; error: string; attempts: number }>;
+  }
+
+  /**
+   * Retries failed plugin Unmounts whose time has come, with a short timeout each (a
+   * plugin that is down answers at once; a hanging one costs 2 s, then waits its
+   * back-off: 1 s doubling up to 10 minutes). Returns the volumes released.
+   */
+  async retryUnmounts(): Promise<string[]> {
+    const due = this.db.prepare('SELECT driver, volume_name, container_id, attempts FROM pending_unmounts WHERE next_at <= ?').all(Date.now()) as Array<{ driver: string; volume_name: string; container_id: string; attempts: number }>;
+    const done: string[] = [];
+    for (const p of due) {
+      // A live holder still has it acquired (it will release, or die and be released as a dead mount).
+      const held = this.db.prepare('SELECT holder FROM volume_mounts WHERE volume_name = ? AND container_id = ?').get(p.volume_name, p.container_id) as { holder: string | null } | undefined;
+      if (held && (held.holder === null || ownerAlive(held.holder))) continue;
+      try {
+        await this.driver(p.driver).unmount(p.volume_name, p.container_id, { signal: AbortSignal.timeout(2000) });
+        this.db.prepare('DELETE FROM pending_unmounts WHERE volume_name = ? AND container_id = ?').run(p.volume_name, p.container_id);
+        this.db.prepare('DELETE FROM volume_mounts WHERE volume_name = ? AND container_id = ?').run(p.volume_name, p.container_id);
+        done.push(p.volume_name);
+      } catch (err) {
+        const backoff = Math.min(1000 * 2 ** p.attempts, 600_000);
+        this.db.prepare('UPDATE pending_unmounts SET attempts = attempts + 1, error = ?, next_at = ? WHERE volume_name = ? AND container_id = ?')
+          .run((err as Error).message, Date.now() + backoff, p.volume_name, p.container_id);
+      }
+    }
+    return done;
+  }
+
+  /** Ledger rows of volume mounts that are gone (their mounting process died before mounting, or they were unmounted). */
+  private forgetStaleLedgerRows(): void {
+    const rows = this.db.prepare(`SELECT path FROM owned_mounts WHERE kind = 'volume' AND owner IS NULL`).all() as Array<{ path: string }>;
+    for (const r of rows) if (!isMountPoint(r.path)) this.ledger.forget(r.path);
+  }
+
   /** What recover() would remove, without changing anything. */
   inspectGarbage(): { abandoned: string[]; orphanDirs: string[]; missingDirs: string[]; deadMounts: Array<{ volume: string; container: string }>; idleMounts: string[] } {
     const dirs = this.local.list();
@@ -544,6 +623,7 @@ export class VolumeService {
         try {
           await this.driver(r.driver).unmount(d.volume, d.container, { signal: AbortSignal.timeout(10_000) });
           this.db.prepare('DELETE FROM volume_mounts WHERE volume_name = ? AND container_id = ? AND holder IS NOT NULL').run(d.volume, d.container);
+          this.db.prepare('DELETE FROM pending_unmounts WHERE volume_name = ? AND container_id = ?').run(d.volume, d.container);
           released.push(d.volume);
         } catch { /* reported by system check as a dead mount */ }
         continue;
@@ -557,6 +637,8 @@ export class VolumeService {
       }).immediate();
     }
     for (const name of g.idleMounts) this.db.transaction(() => this.unmountIfIdle(name)).immediate();
+    released.push(...await this.retryUnmounts());
+    this.forgetStaleLedgerRows();
     const abandoned: string[] = [];
     for (const name of g.abandoned) {
       const r = this.row(name);

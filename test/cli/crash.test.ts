@@ -1,5 +1,5 @@
-// Crash safety: stowage is killed with SIGKILL at many points during `load` and
-// `rmi`. Whatever the instant, `system check` finds no damage (only garbage that
+// Crash safety: stowage kills itself with SIGKILL at failpoints (STOWAGE_FAILPOINT)
+// during `load` and `rmi`, so each kill provably lands inside the operation. Whatever the instant, `system check` finds no damage (only garbage that
 // recovery removes), nothing stays mounted, and the next changing command
 // recovers the store to "No problems found".
 import { describe, it } from 'node:test';
@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { tempDir, requiresRoot, mountsUnder } from '../helpers/env.js';
 import { stowage, type Stowage } from '../helpers/cli.js';
 import { makeRootfs, makeDockerArchive } from '../helpers/images.js';
+import { victim } from '../helpers/crash.js';
 
 async function bigArchive(dir: string) {
   const layers: string[] = [];
@@ -27,12 +28,10 @@ async function bigArchive(dir: string) {
   return makeDockerArchive(join(dir, 'big.tar'), { layers, repoTags: ['big:1'] });
 }
 
-function killAfter(s: Stowage, args: string[], ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    const c = s.spawn(args);
-    const timer = setTimeout(() => c.kill('SIGKILL'), ms);
-    c.on('close', () => { clearTimeout(timer); resolve(); });
-  });
+/** Runs `stowage ARGS` armed to SIGKILL itself at a failpoint; asserts it died there (the kill landed inside the operation). */
+async function killAt(s: Stowage, args: string[], fp: string): Promise<void> {
+  const v = await victim(s, args, { failpoint: fp });
+  assert.equal(v.signal, 'SIGKILL', `${args[0]} reached failpoint ${fp} (exit ${v.code}: ${v.stderr})`);
 }
 
 async function assertRecoverable(s: Stowage, what: string): Promise<void> {
@@ -50,26 +49,21 @@ for (const driver of ['overlay2', 'vfs']) {
       const dir = tempDir(t);
       const arch = await bigArchive(dir);
       const s = stowage(join(dir, 'root'), driver);
-      // How long a full load takes here, to spread the kill points over it.
-      const t0 = Date.now();
-      await s.ok(['load', '-i', arch.path]);
-      const full = Date.now() - t0;
-      await s.ok(['rmi', 'big:1']);
-      const points = 8;
-      for (let k = 0; k < points; k++) {
-        const ms = Math.round((full * (k + 0.5)) / points);
-        await killAfter(s, ['load', '-i', arch.path], ms);
-        await assertRecoverable(s, `load killed at ${ms} ms`);
+      // Kill points spread over the load: at entries of every layer (some 1,300 entries in
+      // all), after a layer is applied, while a blob is staged, before the image is recorded.
+      const points = ['apply:entry=5', 'apply:entry=150', 'apply:entry=400', 'apply:entry=700', 'apply:entry=1100', 'layer:row', 'layer:applied=3', 'blob:staged', 'image:blob'];
+      for (const fp of points) {
+        await killAt(s, ['load', '-i', arch.path], fp);
+        await assertRecoverable(s, `load killed at ${fp}`);
       }
       // The next load recovers what the kills left, and completes.
       await s.ok(['load', '-i', arch.path]);
       assert.match(await s.ok(['system', 'check']), /No problems found/);
       const [info] = JSON.parse(await s.ok(['image', 'inspect', 'big:1']));
       assert.equal(info.Id, arch.imageId);
-      for (let k = 0; k < 4; k++) {
-        const ms = 60 + k * 40;
-        await killAfter(s, ['rmi', 'big:1'], ms);
-        await assertRecoverable(s, `rmi killed at ${ms} ms`);
+      for (const fp of ['rmi:row-deleted', 'layer:row-deleted=2', 'tree:renamed=3']) {
+        await killAt(s, ['rmi', 'big:1'], fp);
+        await assertRecoverable(s, `rmi killed at ${fp}`);
         if ((await s.ok(['images', '-q'])).trim() === '') await s.ok(['load', '-i', arch.path]);
       }
       await s.ok(['system', 'check', '--repair']);

@@ -8,7 +8,9 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { requires, tempDir, mountsUnder } from './env.js';
 import { dockerAvailable, dockerMissing, startDockerd } from './dockerd.js';
-import { makeRootfs, makeLayerTar, makeDockerArchive, chainIds, sha256, FIXED_MTIME } from './images.js';
+import { makeRootfs, makeLayerTar, makeDockerArchive, sha256, FIXED_MTIME } from './images.js';
+import { indexTarFile } from '../../src/archive/tar-reader.js';
+import { createHash } from 'node:crypto';
 
 function tarList(file: string): string[] {
   const r = spawnSync('tar', ['-tvf', file, '--numeric-owner', '--full-time'], { encoding: 'utf8' });
@@ -51,14 +53,24 @@ test('makeDockerArchive: valid docker-save layout, IDs as the spec says', async 
   const a = await makeDockerArchive(join(dir, 'img.tar'), { layers: [join(dir, 'l1'), join(dir, 'l2')], repoTags: ['fixture:1'] });
   const b = await makeDockerArchive(join(dir, 'img2.tar'), { layers: [join(dir, 'l1'), join(dir, 'l2')], repoTags: ['fixture:1'] });
   assert.equal(sha256(readFileSync(a.path)), sha256(readFileSync(b.path)), 'archive bytes are reproducible');
-  assert.equal(a.imageId, sha256(a.config));
-  assert.deepEqual(JSON.parse(a.config.toString()).rootfs.diff_ids, a.diffIds);
-  assert.deepEqual(a.chainIds, chainIds(a.diffIds));
-  const names = tarList(a.path).map((l) => l.split(/\s+/).slice(5).join(' '));
-  assert.ok(names.includes('manifest.json'));
-  assert.ok(names.includes('repositories'));
-  assert.ok(names.includes(`${a.imageId.slice(7)}.json`));
-  for (const c of a.chainIds) assert.ok(names.includes(`${c.slice(7)}/layer.tar`));
+  // Everything below is read back from the archive's bytes and recomputed here, not
+  // taken from what the helper says it wrote.
+  const idx = await indexTarFile(a.path);
+  const member = (n: string) => { const m = idx.get(n); assert.ok(m, `archive has ${n}`); return readFileSync(a.path).subarray(m.offset, m.offset + m.size); };
+  const [manifest] = JSON.parse(member('manifest.json').toString()) as Array<{ Config: string; RepoTags: string[]; Layers: string[] }>;
+  assert.deepEqual(manifest!.RepoTags, ['fixture:1']);
+  const config = member(manifest!.Config);
+  assert.equal(manifest!.Config, `${sha256(config).slice(7)}.json`, 'the config is named by its digest');
+  assert.equal(a.imageId, sha256(config), 'the reported image ID is the digest of the config in the archive');
+  const layerDigests = manifest!.Layers.map((l) => sha256(member(l)));
+  assert.deepEqual(JSON.parse(config.toString()).rootfs.diff_ids, layerDigests, "diff_ids are the digests of the archive's layer tars");
+  assert.deepEqual(a.diffIds, layerDigests);
+  // chain IDs by the OCI formula, written out here (not the helper's chainIds()).
+  const chain: string[] = [];
+  for (const d of layerDigests) chain.push(chain.length === 0 ? d : `sha256:${createHash('sha256').update(`${chain[chain.length - 1]} ${d}`).digest('hex')}`);
+  assert.deepEqual(manifest!.Layers, chain.map((c) => `${c.slice(7)}/layer.tar`), 'layer folders are named by chain ID');
+  assert.deepEqual(a.chainIds, chain);
+  assert.ok(idx.has('repositories'));
 });
 
 test('private dockerd: start, docker load our archive, inspect, stop cleanly', async (t) => {
@@ -83,8 +95,13 @@ test('private dockerd: start, docker load our archive, inspect, stop cleanly', a
   assert.deepEqual(info!.Config.Cmd, ['/bin/sh', '-c', 'echo hi']);
 
   // docker save gives back our layer bytes (Docker keeps tar-split to reproduce them).
-  const saved = await d.docker(['save', 'stowage-fixture:busybox'], { check: true });
-  assert.ok(saved.stdout.length > 0);
+  const savedPath = join(dir, 'saved.tar');
+  await d.docker(['save', '-o', savedPath, 'stowage-fixture:busybox'], { check: true });
+  const sidx = await indexTarFile(savedPath);
+  const sbytes = readFileSync(savedPath);
+  const smember = (n: string) => { const m = sidx.get(n); assert.ok(m, `docker's archive has ${n}`); return sbytes.subarray(m.offset, m.offset + m.size); };
+  const [smanifest] = JSON.parse(smember('manifest.json').toString()) as Array<{ Layers: string[] }>;
+  assert.deepEqual(smanifest!.Layers.map((l) => sha256(smember(l))), img.diffIds, 'the saved layer tars are our exact bytes');
 
   const missing = await d.docker(['image', 'inspect', 'nope:none']);
   assert.notEqual(missing.code, 0);

@@ -5,7 +5,7 @@
 // the same inputs give the same diffIDs and image ID on every run.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, openSync, readSync, closeSync } from 'node:fs';
 import { open, mkdir, writeFile, copyFile, symlink, link, chmod, readdir, rename, rm, mkdtemp, stat } from 'node:fs/promises';
 import { dirname, join, basename } from 'node:path';
 
@@ -267,5 +267,18 @@ export async function makeDockerArchive(outFile: string, opts: DockerArchiveOpti
     return { path: outFile, imageId, config, diffIds, chainIds: chains, layerSizes: layers.map((l) => l.size), manifest };
   } finally {
     await rm(stage, { recursive: true, force: true });
+  }
+}
+
+/** sha256:<hex> of the bytes of one member of a tar file (offset and size from indexTarFile): proves a blob's content, not only its name. */
+export function tarMemberDigest(file: string, member: { offset: number; size: number } | undefined): string | undefined {
+  if (!member) return undefined;
+  const fd = openSync(file, 'r');
+  try {
+    const buf = Buffer.alloc(member.size);
+    readSync(fd, buf, 0, member.size, member.offset);
+    return sha256(buf);
+  } finally {
+    closeSync(fd);
   }
 }

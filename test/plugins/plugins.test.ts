@@ -5,7 +5,7 @@
 // a clear error, no running container, no mount record left, `system check` clean.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
+import { mkdirSync, writeFileSync, readFileSync, existsSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { request } from 'node:http';
 import { join } from 'node:path';
@@ -198,11 +198,15 @@ describe('volume plugin faults', () => {
         t.after(() => bad.close());
       }
       const started = Date.now();
-      const r = await s.run(['run', '--rm', '--name', 'victim', '-v', 'fv:/data', 'img:1', 'sh', '-c', 'echo should-not-run > /data/x']);
+      // A host folder bound in beside the faulty volume: had the container run, it
+      // would have left its mark there (the volume itself could never show one).
+      const proof = join(dir, 'proof');
+      mkdirSync(proof);
+      const r = await s.run(['run', '--rm', '--name', 'victim', '-v', `${proof}:/proof`, '-v', 'fv:/data', 'img:1', 'sh', '-c', 'echo ran > /proof/ran; echo should-not-run > /data/x']);
       assert.equal(r.code, 125, r.stderr);
       assert.match(r.stderr, c.err);
       assert.ok(Date.now() - started < 15_000, 'fails promptly');
-      assert.ok(!existsSync(join(dir, 'pdata', 'fv', 'x')), 'the container never ran');
+      assert.deepEqual(readdirSync(proof), [], 'the container never ran');
       if (typeof c.how === 'object' || c.how === 'hang' || c.how === 'crash') {
         // refused mountpoints and unknown outcomes are given back with an Unmount for the same id
         const m = calls.find((x) => x.method === 'Mount!');
@@ -213,6 +217,33 @@ describe('volume plugin faults', () => {
       await clean(s);
     });
   }
+
+  it('a failed Unmount is recorded and retried by a later recovery, after the container is gone', async (t) => {
+    if (!requiresRoot(t)) return;
+    const { s, dir, sockets } = await setup(t);
+    const sock = join(sockets, 'flaky.sock');
+    const calls: Call[] = [];
+    const flaky = await rawPlugin(sock, 'Unmount', 'err', join(dir, 'fdata'), calls);
+    await s.ok(['volume', 'create', '-d', 'flaky', 'uv']);
+    const r = await s.run(['run', '--rm', '-v', 'uv:/data', 'img:1', 'sh', '-c', 'echo kept > /data/f']);
+    assert.equal(r.code, 0, r.stderr);
+    const mount = calls.find((c) => c.method === 'Mount');
+    assert.ok(mount, 'mounted');
+    assert.ok(calls.some((c) => c.method === 'Unmount!' && c.body.ID === mount.body.ID), 'Unmount was tried and failed');
+    assert.equal((await s.ok(['ps', '-aq'])).trim(), '', '--rm removed the container all the same');
+    const pending = JSON.parse(await s.ok(['system', 'check', '--quick', '--format', 'json'])) as { issues: Array<{ what: string; subject: string; message: string }> };
+    assert.ok(pending.issues.some((i) => i.what === 'volume' && i.subject === 'uv' && /Unmount for container .* failed/.test(i.message)), JSON.stringify(pending.issues));
+    // The plugin recovers; the next changing command retries the Unmount for the same id.
+    await flaky.close();
+    const good = await rawPlugin(sock, 'None', 'err', join(dir, 'fdata'), calls);
+    t.after(() => good.close());
+    await s.ok(['volume', 'create', '-d', 'flaky', 'other']);
+    assert.ok(calls.some((c) => c.method === 'Unmount' && c.body.ID === mount.body.ID), 'Unmount retried with the same container id');
+    const after = JSON.parse(await s.ok(['system', 'check', '--quick', '--format', 'json'])) as { issues: unknown[] };
+    assert.deepEqual(after.issues, []);
+    await s.ok(['volume', 'rm', 'other']);
+    await clean(s);
+  });
 
   it('a crash after Mount is released later: Unmount for the same container id', async (t) => {
     if (!requiresRoot(t)) return;
