@@ -9,6 +9,7 @@
 // error, which the stores turn into a Conflict.
 import Database from 'better-sqlite3';
 import type { Database as DB } from 'better-sqlite3';
+import { findInPackage, loadAddon } from '../util/sys.js';
 
 // 2: the build tables (BUILD_SCHEMA) were added; the statements are idempotent, so a
 // version-1 data root gets them on its next open.
@@ -233,8 +234,24 @@ function schemaVersion(): number {
   return (h >>> 1) || 1;
 }
 
+let sqliteAddon: object | undefined;
+
+/**
+ * better-sqlite3's native part, loaded by path: its own loader (the `bindings` package)
+ * searches a dozen places and reads package.json files, ~8 ms of a small command.
+ */
+function sqliteBinding(): object | undefined {
+  if (!sqliteAddon) {
+    const p = findInPackage('node_modules/better-sqlite3/build/Release/better_sqlite3.node');
+    if (p) sqliteAddon = loadAddon<object>(p);
+  }
+  return sqliteAddon;
+}
+
 export function openDatabase(path: string): DB {
-  const db = new Database(path, { timeout: 30_000 });
+  const binding = sqliteBinding();
+  // nativeBinding takes the addon object too (lib/database.js); its types name only a path.
+  const db = new Database(path, { timeout: 30_000, ...(binding ? { nativeBinding: binding as unknown as string } : {}) });
   retryBusy(() => db.pragma('journal_mode = WAL'));
   db.pragma('synchronous = NORMAL'); // durable at checkpoint; WAL keeps it consistent on crash
   db.pragma('foreign_keys = ON');

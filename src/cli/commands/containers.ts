@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { readFileSync, createWriteStream, renameSync, rmSync } from 'node:fs';
 import type { GlobalOptions } from '../main.js';
 import { withEngine, collect, forEachArg } from '../open.js';
+import { entryScript } from '../entry.js';
 import { inspectAction } from './images.js';
 import { compileTemplate, humanSize, renderTemplate, since, table, humanDuration } from '../format.js';
 import { invalidArgument, StowageError } from '../../errors.js';
@@ -26,7 +27,7 @@ function globalArgs(g: GlobalOptions, e: Engine): string[] {
 }
 
 function binPath(): string {
-  return process.argv[1]!;
+  return entryScript();
 }
 
 interface RunFlags {
