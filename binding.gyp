@@ -4,6 +4,12 @@
       "target_name": "stowage_sys",
       "sources": ["native/sys.c"],
       "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+    },
+    {
+      "target_name": "stowage_nsrun",
+      "type": "executable",
+      "sources": ["native/nsrun.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra"]
     }
   ]
 }

@@ -22,9 +22,10 @@ import { loadCase } from './cases/load.js';
 import { volumeCases } from './cases/volumes.js';
 import { containerCases } from './cases/containers.js';
 import { buildCases } from './cases/build.js';
+import { smallCases } from './cases/small.js';
 
 /** Every case the bench knows, in the order they run. Add new ones here. */
-const CASES: Case[] = [loadCase, ...containerCases, ...volumeCases, ...buildCases];
+const CASES: Case[] = [loadCase, ...containerCases, ...volumeCases, ...smallCases, ...buildCases];
 
 const repoRoot = new URL('../..', import.meta.url).pathname.replace(/\/$/, '');
 const log = (msg: string): void => console.error(`[bench] ${msg}`);
