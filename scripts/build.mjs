@@ -66,13 +66,15 @@ const runtimePackages = {
 };
 // import.meta.url inside the snapshot: a file next to the blob, known only at run time
 // (set by a deserialise callback), so that addons and csi.proto are found where the
-// program is, not where it was built.
-const SNAPSHOT_BANNER = `var __stowageModuleUrl = require('node:url').pathToFileURL(__filename).href;
+// program is, not where it was built. url and path are taken while building: a require()
+// at run time costs a module load before anything else runs.
+const SNAPSHOT_BANNER = `var __stowageUrl = require('node:url'), __stowagePath = require('node:path');
+var __stowageModuleUrl = __stowageUrl.pathToFileURL(__filename).href;
 require('node:v8').startupSnapshot.addDeserializeCallback(() => {
   const a = process.execArgv, i = a.indexOf('--snapshot-blob');
   const blob = i >= 0 ? a[i + 1] : (a.find((x) => x.startsWith('--snapshot-blob=')) || '').slice(16);
-  if (blob) __stowageModuleUrl = require('node:url').pathToFileURL(require('node:path').resolve(require('node:path').dirname(blob), 'stowage-snapshot.cjs')).href;
-});`;
+  if (blob) __stowageModuleUrl = __stowageUrl.pathToFileURL(__stowagePath.resolve(__stowagePath.dirname(blob), 'stowage-snapshot.cjs')).href;
+});`;;
 
 await Promise.all([
   build({

@@ -233,6 +233,8 @@ function schemaVersion(): number {
   for (let i = 0; i < SCHEMA.length; i++) h = Math.imul(h ^ SCHEMA.charCodeAt(i), 0x01000193);
   return (h >>> 1) || 1;
 }
+/** Computed once per process (in the start-up snapshot: once per build), not per open. */
+const SCHEMA_VERSION = schemaVersion();
 
 let sqliteAddon: object | undefined;
 
@@ -259,7 +261,6 @@ export function openDatabase(path: string): DB {
   // The schema's own hash is its version: any change to the text re-runs it (every
   // statement is CREATE … IF NOT EXISTS), so a data root made by an older stowage
   // gets the new tables without anyone remembering to bump a number.
-  const SCHEMA_VERSION = schemaVersion();
   if (version !== SCHEMA_VERSION) {
     retryBusy(() => db.transaction(() => {
       db.exec(SCHEMA);
