@@ -371,7 +371,8 @@ export class VolumeService {
   /** Volumes matching --filter values (dangling=, driver=, label=, name=). */
   list(filters: string[] = []): VolumeRecord[] {
     const f = parseVolumeFilters(filters, 'list');
-    return this.all().filter((v) => f.matches(v, this.isUsed(v.name)));
+    const used = this.usedNames();
+    return this.all().filter((v) => f.matches(v, used.has(v.name)));
   }
 
   /**
@@ -396,7 +397,8 @@ export class VolumeService {
         warnings.push((err as Error).message);
       }
     }
-    const volumes = [...records, ...extra].filter((v) => f.matches(v, this.isUsed(v.name)));
+    const used = this.usedNames();
+    const volumes = [...records, ...extra].filter((v) => f.matches(v, used.has(v.name)));
     return { volumes, warnings };
   }
 
@@ -415,6 +417,12 @@ export class VolumeService {
       } catch (err) { warnings.push((err as Error).message); }
     }
     return out;
+  }
+
+  /** The volumes isUsed() is true for, in one query (a listing asks for every volume). */
+  private usedNames(): Set<string> {
+    const rows = this.db.prepare('SELECT volume_name FROM container_volumes UNION SELECT volume_name FROM volume_mounts').all() as Array<{ volume_name: string }>;
+    return new Set(rows.map((r) => r.volume_name));
   }
 
   isUsed(name: string): boolean {
