@@ -38,7 +38,10 @@ const lazyBuiltins = {
   setup(b) {
     b.onResolve({ filter: /^(node:)?[a-z_]+(\/[a-z_]+)?$/ }, (args) => {
       const id = args.path.replace(/^node:/, '');
-      if (!builtinModules.includes(id) || SNAPSHOT_SAFE.has(id)) return undefined;
+      if (!builtinModules.includes(id)) return undefined;
+      // import() of a built-in stays a real dynamic import, which a snapshot cannot do:
+      // those go through the stand-in too (required on first use).
+      if (SNAPSHOT_SAFE.has(id) && args.kind !== 'dynamic-import') return undefined;
       if (args.namespace === 'lazy-builtin') return { path: `node:${id}`, external: true };
       return { path: id, namespace: 'lazy-builtin' };
     });

@@ -254,14 +254,16 @@ export function openDatabase(path: string): DB {
   const binding = sqliteBinding();
   // nativeBinding takes the addon object too (lib/database.js); its types name only a path.
   const db = new Database(path, { timeout: 30_000, ...(binding ? { nativeBinding: binding as unknown as string } : {}) });
-  retryBusy(() => db.pragma('journal_mode = WAL'));
   db.pragma('synchronous = NORMAL'); // durable at checkpoint; WAL keeps it consistent on crash
   db.pragma('foreign_keys = ON');
   const version = retryBusy(() => db.pragma('user_version', { simple: true }) as number);
   // The schema's own hash is its version: any change to the text re-runs it (every
   // statement is CREATE … IF NOT EXISTS), so a data root made by an older stowage
-  // gets the new tables without anyone remembering to bump a number.
+  // gets the new tables without anyone remembering to bump a number. WAL mode is
+  // kept in the file: a database at the current version was switched to it before
+  // its version was written, so only a new or older one needs the switch.
   if (version !== SCHEMA_VERSION) {
+    retryBusy(() => db.pragma('journal_mode = WAL'));
     retryBusy(() => db.transaction(() => {
       db.exec(SCHEMA);
       db.pragma(`user_version = ${SCHEMA_VERSION}`);

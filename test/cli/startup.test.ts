@@ -60,7 +60,7 @@ describe('start-up snapshot', () => {
     await s.ok(['load', '-i', archive.path]);
     await s.ok(['volume', 'create', 'snapvol']);
     const base = ['--data-root', root, '--storage-driver', 'vfs'];
-    for (const args of [['images', '--format', '{{.ID}} {{.Repository}}'], ['volume', 'ls'], ['ps', '-a', '--format', '{{.Names}}'], ['image', 'inspect', 'nope'], ['rmi', 'nope']]) {
+    for (const args of [['images', '--format', '{{.ID}} {{.Repository}}'], ['volume', 'ls'], ['info', '--format', '{{.Driver}} {{.KernelVersion}} {{.NCPU}} {{.MemTotal}} {{.DriverStatus}}'], ['system', 'df'], ['ps', '-a', '--format', '{{.Names}}'], ['image', 'inspect', 'nope'], ['rmi', 'nope']]) {
       const [snap, bundle] = await both([...base, ...args]);
       assert.deepEqual(snap, bundle, `stowage ${args.join(' ')}`);
     }
