@@ -9,6 +9,12 @@
       "target_name": "stowage_pty",
       "sources": ["native/pty.c"],
       "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+    },
+    {
+      "target_name": "stowage_nsrun",
+      "type": "executable",
+      "sources": ["native/nsrun.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra"]
     }
   ]
 }

@@ -24,9 +24,10 @@ import { containerCases } from './cases/containers.js';
 import { buildCases } from './cases/build.js';
 import { apiCases } from './cases/api.js';
 import { pullCase, pushCase } from './cases/registry.js';
+import { smallCases } from './cases/small.js';
 
 /** Every case the bench knows, in the order they run. Add new ones here. */
-const CASES: Case[] = [loadCase, ...containerCases, ...volumeCases, ...buildCases, ...apiCases, pullCase, pushCase];
+const CASES: Case[] = [loadCase, ...containerCases, ...volumeCases, ...smallCases, ...buildCases, ...apiCases, pullCase, pushCase];
 
 const repoRoot = new URL('../..', import.meta.url).pathname.replace(/\/$/, '');
 const log = (msg: string): void => console.error(`[bench] ${msg}`);

@@ -30,7 +30,7 @@ export class Engine {
   readonly db: DB;
   readonly content: ContentStore;
   readonly driver: StorageDriver;
-  readonly driverReason: string;
+  private readonly driverChoice: { reason: string };
   readonly layers: LayerStore;
   readonly imageStore: ImageStore;
   readonly images: ImageService;
@@ -56,13 +56,18 @@ export class Engine {
     this.content = new ContentStore(this.layout);
     const choice = selectDriver(this.layout.root, opts.storageDriver);
     this.driver = choice.driver;
-    this.driverReason = choice.reason;
+    this.driverChoice = choice; // its reason may be worked out on first read (select.ts)
     this.layers = new LayerStore(this.db, this.layout, this.driver);
     this.imageStore = new ImageStore(this.db, this.content, this.layers);
     this.images = new ImageService(this);
     this.containerStore = new ContainerStore(this.db);
     this.containers = new ContainerService(this);
     this.events = new EventService(this.db);
+  }
+
+  /** Why this driver, in one sentence (`stowage info`). */
+  get driverReason(): string {
+    return this.driverChoice.reason;
   }
 
   /**

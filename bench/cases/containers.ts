@@ -12,7 +12,8 @@ import type { Case, BenchContext, Side } from '../case.js';
 
 const SCRIPT = 'mkdir -p /bench && i=0; while [ $i -lt 1000 ]; do echo $i > /bench/f$i; i=$((i+1)); done; for f in $(ls /etc | head -10); do [ -f /etc/$f ] && echo x >> /etc/$f; done; true';
 
-async function ensureImage(ctx: BenchContext): Promise<void> {
+/** Loads the bench image into both sides when it is not there yet. */
+export async function ensureImage(ctx: BenchContext): Promise<void> {
   const s = await ctx.stowage.run(['image', 'inspect', ctx.image.repoTag], undefined, false);
   if (s.code !== 0) await ctx.stowage.run(['load', '-i', ctx.image.archive], ctx.signal);
   if (ctx.docker) {

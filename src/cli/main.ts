@@ -3,6 +3,7 @@
 // time, so command modules are imported lazily), formats results, and maps
 // error categories to exit codes. Only this layer prints.
 import { Command, CommanderError, Option } from 'commander';
+import { startupSnapshot } from 'node:v8';
 import { exitCodeFor, messageFor, ExitError } from './exit.js';
 import { VERSION } from './version.js';
 
@@ -51,9 +52,9 @@ registerServeCommand(program, globals);
 registerStreamCommands(program, globals);
 registerRegistryCommands(program, globals);
 
-async function main(): Promise<void> {
+async function main(args: string[]): Promise<void> {
   try {
-    await program.parseAsync(process.argv);
+    await program.parseAsync(args, { from: 'user' });
   } catch (err) {
     if (err instanceof CommanderError) {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.help' || err.code === 'commander.version') process.exit(0);
@@ -70,4 +71,7 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+// Inside a V8 start-up snapshot (scripts/build.mjs) main runs after deserialisation.
+// There, process.argv holds no script path: the arguments start at argv[1].
+if (startupSnapshot.isBuildingSnapshot()) startupSnapshot.setDeserializeMainFunction(() => void main(process.argv.slice(1)));
+else void main(process.argv.slice(2));

@@ -19,6 +19,7 @@
 // Each driver keeps its layers in its own folder (<root>/<driver>), so switching
 // drivers never mixes or deletes layers: the other folders stay as they are.
 // Drivers are registered explicitly in DRIVERS below, not by import side effects.
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StorageDriver } from './driver.js';
 import { Overlay2Driver, type ProbeResult } from './overlay2.js';
@@ -73,6 +74,14 @@ function make(name: DriverName, home: string, probed?: ProbeResult | FuseProbe):
   }
 }
 
+function readdirOrEmpty(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
 /** Whether root already holds layers of driver `name` (an empty folder does not count). */
 function hasLayers(name: DriverName, root: string): boolean {
   try {
@@ -111,7 +120,10 @@ export function selectDriver(root: string, requested?: string, opts: SelectOptio
     reason,
     backingFs: fs,
   });
-  const priors = DRIVER_PRIORITY.filter((n) => hasLayers(n, root));
+  // Which drivers already hold layers here: only folders that exist are looked into
+  // (one readdir of the root instead of one listing per driver).
+  const folders = new Set(readdirOrEmpty(root));
+  const findPriors = (): DriverName[] => DRIVER_PRIORITY.filter((n) => folders.has(n) && hasLayers(n, root));
 
   if (requested !== undefined && requested !== '') {
     const name = requested.trim().toLowerCase();
@@ -120,14 +132,27 @@ export function selectDriver(root: string, requested?: string, opts: SelectOptio
     if (!isDriverName(name)) {
       throw invalidArgument(`unknown storage driver "${requested}"; valid drivers: ${DRIVER_PRIORITY.join(', ')}`, { name: requested });
     }
-    const others = priors.filter((p) => p !== name);
-    const note = others.length > 0
-      ? `; the layers of ${others.join(', ')} (under ${others.map(home).join(', ')}) are kept separately and are not visible with it`
-      : '';
     const v = probe(name);
     if (!v.ok) throw failedPrecondition(`storage driver ${name} cannot be used on ${root}: ${v.reason}`, { name });
-    return build(name, name === 'vfs' ? `vfs was requested${note}.` : `${name} was requested and ${v.reason}${note}.`);
+    // The other drivers' layers only matter to the reason (`info` shows it): listed when it is read.
+    const choice = build(name, '');
+    let reason: string | undefined;
+    return {
+      driver: choice.driver,
+      backingFs: choice.backingFs,
+      get reason(): string {
+        if (reason === undefined) {
+          const others = findPriors().filter((p) => p !== name);
+          const note = others.length > 0
+            ? `; the layers of ${others.join(', ')} (under ${others.map(home).join(', ')}) are kept separately and are not visible with it`
+            : '';
+          reason = name === 'vfs' ? `vfs was requested${note}.` : `${name} was requested and ${v.reason}${note}.`;
+        }
+        return reason;
+      },
+    };
   }
+  const priors = findPriors();
 
   if (priors.length > 1) {
     throw failedPrecondition(

@@ -51,6 +51,11 @@ const toRecord = (r: Row): LayerRecord => ({
   size: r.size, depth: r.depth, state: r.state, owner: r.owner, createdAt: r.created_at,
 });
 
+/** True for the row `layers` (in a query over it) when an image, child layer, container, lease or build step uses it. */
+const REFERENCED_SQL = `EXISTS (SELECT 1 FROM images WHERE top_layer = layers.id) OR EXISTS (SELECT 1 FROM layers c WHERE c.parent = layers.id)
+  OR EXISTS (SELECT 1 FROM containers WHERE layer_id = layers.id) OR EXISTS (SELECT 1 FROM layer_leases WHERE layer_id = layers.id)
+  OR EXISTS (SELECT 1 FROM build_cache WHERE layer_id = layers.id)`;
+
 export function newLayerId(): string {
   return randomBytes(32).toString('hex');
 }
@@ -332,19 +337,25 @@ export class LayerStore {
     for (const { owner } of owners) {
       if (!ownerAlive(owner)) this.db.prepare('DELETE FROM layer_leases WHERE owner = ?').run(owner);
     }
-    const rows = (this.db.prepare('SELECT * FROM layers ORDER BY depth DESC').all() as Row[]).map(toRecord);
-    const known = new Set(rows.map((r) => r.id));
+    // Only rows that may need work are read: 'creating' ones, and ready ones that
+    // nothing references (one query; usually empty, so recovery stays cheap).
+    const known = new Set((this.db.prepare('SELECT id FROM layers').all() as Array<{ id: string }>).map((r) => r.id));
     const abandoned: string[] = [];
     const unused: string[] = [];
-    for (const l of rows) {
-      if (l.driver !== this.driver.name) continue;
-      if (l.state === 'creating') {
-        if (ownerAlive(l.owner)) continue;
-        await this.reclaim(l);
-        abandoned.push(l.id);
-      } else if (this.isUnreferenced(l.id) && (await this.removeIfUnused(l.id))) {
-        unused.push(l.id);
+    const creating = (this.db.prepare(`SELECT * FROM layers WHERE driver = ? AND state = 'creating' ORDER BY depth DESC`).all(this.driver.name) as Row[]).map(toRecord);
+    for (const l of creating) {
+      if (ownerAlive(l.owner)) continue;
+      await this.reclaim(l);
+      abandoned.push(l.id);
+    }
+    const unreferenced = this.db.prepare(`SELECT * FROM layers WHERE driver = @driver AND state = 'ready' AND NOT (${REFERENCED_SQL}) ORDER BY depth DESC`);
+    // Removing a layer can leave its parent unreferenced: go again until a pass removes nothing.
+    for (;;) {
+      let removed = 0;
+      for (const l of (unreferenced.all({ driver: this.driver.name }) as Row[]).map(toRecord)) {
+        if (await this.removeIfUnused(l.id)) { unused.push(l.id); removed++; }
       }
+      if (removed === 0) break;
     }
     const orphans: string[] = [];
     for (const id of dirs) {
@@ -364,10 +375,7 @@ export class LayerStore {
 
   /** True when no image, child layer, container or lease points at the layer. */
   isUnreferenced(id: string): boolean {
-    return !this.db.prepare(`SELECT 1 WHERE
-        EXISTS (SELECT 1 FROM images WHERE top_layer = @id) OR EXISTS (SELECT 1 FROM layers WHERE parent = @id)
-        OR EXISTS (SELECT 1 FROM containers WHERE layer_id = @id) OR EXISTS (SELECT 1 FROM layer_leases WHERE layer_id = @id)
-        OR EXISTS (SELECT 1 FROM build_cache WHERE layer_id = @id)`).get({ id });
+    return !this.db.prepare(`SELECT 1 FROM layers WHERE id = @id AND (${REFERENCED_SQL})`).get({ id });
   }
 
   /** Orphans and abandoned layers as recover() would see them, without changing anything. */

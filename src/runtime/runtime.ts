@@ -13,8 +13,9 @@
 // namespace of its own (unshare -m, slave propagation: the host's mounts and unmounts
 // still reach it, nothing flows back) where /sys/fs/cgroup/unified is unmounted: crun
 // then sees a plain v1 host and manages the v1 controllers with cgroupfs, which is
-// what runc and Docker use here too. The cost is one unshare + sh + umount per call
-// (figures in docs/runtime.md). When that is not possible (no unshare, not root),
+// what runc and Docker use here too. The cost is one small helper process per call
+// (build/Release/stowage_nsrun, from native/nsrun.c; without it unshare + sh + umount;
+// figures in docs/runtime.md). When that is not possible (no unshare, not root),
 // findRuntime falls back to runc and says why in RuntimeInfo.reason.
 import { spawn, spawnSync, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { accessSync, constants, existsSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
@@ -23,6 +24,7 @@ import { tmpdir } from 'node:os';
 import { basename, delimiter, join } from 'node:path';
 import { conflict, failedPrecondition, internal, invalidArgument, notFound, errnoCode } from '../errors.js';
 import { CGROUP2_SUPER_MAGIC, TMPFS_MAGIC } from './spec.js';
+import { findInPackage } from '../util/sys.js';
 
 export type RuntimeName = 'crun' | 'runc';
 
@@ -90,6 +92,10 @@ function crunArgv(path: string): { argv: string[]; note: string } | { error: str
   if (layout.mode !== 'hybrid' || layout.unifiedControllers.length === 0) return { argv: [path], note: `cgroup ${layout.mode}` };
   const why = `hybrid cgroup layout with controllers on cgroup2 (${layout.unifiedControllers.join(' ')}), which crun refuses`;
   if (process.getuid?.() !== 0) return { error: `${why}; hiding them needs root` };
+  // Stowage's own helper (native/nsrun.c) does it in one small process; unshare + sh +
+  // umount (util-linux) is the fallback when the helper is not built.
+  const nsrun = findInPackage('build/Release/stowage_nsrun');
+  if (nsrun) return { argv: [nsrun, path], note: `${why}: crun runs in a mount namespace without /sys/fs/cgroup/unified and uses cgroup v1` };
   const unshare = which('unshare');
   const sh = which('sh');
   if (!unshare || !sh || !which('umount')) return { error: `${why}; hiding them needs unshare, sh and umount (util-linux)` };

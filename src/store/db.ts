@@ -9,6 +9,7 @@
 // error, which the stores turn into a Conflict.
 import Database from 'better-sqlite3';
 import type { Database as DB } from 'better-sqlite3';
+import { findInPackage, loadAddon } from '../util/sys.js';
 
 // 2: the build tables (BUILD_SCHEMA) were added; the statements are idempotent, so a
 // version-1 data root gets them on its next open.
@@ -321,18 +322,37 @@ function schemaVersion(): number {
   for (let i = 0; i < SCHEMA.length; i++) h = Math.imul(h ^ SCHEMA.charCodeAt(i), 0x01000193);
   return (h >>> 1) || 1;
 }
+/** Computed once per process (in the start-up snapshot: once per build), not per open. */
+const SCHEMA_VERSION = schemaVersion();
+
+let sqliteAddon: object | undefined;
+
+/**
+ * better-sqlite3's native part, loaded by path: its own loader (the `bindings` package)
+ * searches a dozen places and reads package.json files, ~8 ms of a small command.
+ */
+function sqliteBinding(): object | undefined {
+  if (!sqliteAddon) {
+    const p = findInPackage('node_modules/better-sqlite3/build/Release/better_sqlite3.node');
+    if (p) sqliteAddon = loadAddon<object>(p);
+  }
+  return sqliteAddon;
+}
 
 export function openDatabase(path: string): DB {
-  const db = new Database(path, { timeout: 30_000 });
-  retryBusy(() => db.pragma('journal_mode = WAL'));
+  const binding = sqliteBinding();
+  // nativeBinding takes the addon object too (lib/database.js); its types name only a path.
+  const db = new Database(path, { timeout: 30_000, ...(binding ? { nativeBinding: binding as unknown as string } : {}) });
   db.pragma('synchronous = NORMAL'); // durable at checkpoint; WAL keeps it consistent on crash
   db.pragma('foreign_keys = ON');
   const version = retryBusy(() => db.pragma('user_version', { simple: true }) as number);
   // The schema's own hash is its version: any change to the text re-runs it (every
   // statement is CREATE … IF NOT EXISTS), so a data root made by an older stowage
-  // gets the new tables without anyone remembering to bump a number.
-  const SCHEMA_VERSION = schemaVersion();
+  // gets the new tables without anyone remembering to bump a number. WAL mode is
+  // kept in the file: a database at the current version was switched to it before
+  // its version was written, so only a new or older one needs the switch.
   if (version !== SCHEMA_VERSION) {
+    retryBusy(() => db.pragma('journal_mode = WAL'));
     retryBusy(() => db.transaction(() => {
       db.exec(SCHEMA);
       db.pragma(`user_version = ${SCHEMA_VERSION}`);

@@ -14,7 +14,7 @@
 //   <root>/tmp/                staging: everything is built here, then renamed into place
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { ownerToken } from './owner.js';
 
@@ -66,8 +66,12 @@ export class Layout {
     return join(this.root, 'tmp', `${ownerToken().replace(':', '-')}-${kind}-${randomBytes(6).toString('hex')}`);
   }
 
-  /** Creates the folders every command may need. Idempotent and cheap (one mkdir each). */
+  /**
+   * Creates the folders every command may need. Idempotent and cheap: tmp/ is made
+   * last, so when it exists the others do (one stat on every open of a set-up root).
+   */
   ensure(): void {
+    if (existsSync(this.tmpDir)) return;
     for (const d of [this.blobsDir, this.layersDir, this.containersDir, this.volumesDir, this.tmpDir]) {
       mkdirSync(d, { recursive: true, mode: 0o700 });
     }

@@ -1,7 +1,6 @@
 // sys.ts: typed access to native/sys.c, the Linux calls Node lacks (mknod,
 // l*xattr, mount, umount2). Loaded lazily so that commands which never touch
 // the filesystem at that level do not pay for dlopen.
-import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,18 +31,32 @@ export const S_IFIFO = 0o010000;
 
 let sys: Sys | undefined;
 
-/** Finds build/Release/stowage_sys.node above this module (works from src, dist and the bundle). */
-function locate(): string {
+/**
+ * Finds rel (a path under the package root) above this module: works from src, dist,
+ * the bundle and the start-up snapshot (where import.meta.url names the blob).
+ */
+export function findInPackage(rel: string): string | undefined {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 6; i++) {
-    const p = join(dir, 'build', 'Release', 'stowage_sys.node');
+    const p = join(dir, rel);
     if (existsSync(p)) return p;
     dir = dirname(dir);
   }
-  throw new Error('stowage native module not built: run `npm ci` (it compiles native/sys.c with node-gyp)');
+  return undefined;
+}
+
+/** Loads a native addon by its path, without the module system (no resolution, no package.json reads). */
+export function loadAddon<T>(path: string): T {
+  const m = { exports: {} as T };
+  process.dlopen(m, path);
+  return m.exports;
 }
 
 export function native(): Sys {
-  if (!sys) sys = createRequire(import.meta.url)(locate()) as Sys;
+  if (!sys) {
+    const p = findInPackage('build/Release/stowage_sys.node');
+    if (!p) throw new Error('stowage native module not built: run `npm ci` (it compiles native/sys.c with node-gyp)');
+    sys = loadAddon<Sys>(p);
+  }
   return sys;
 }

@@ -27,7 +27,8 @@
 // release unmounts it. Acquire and release run in an IMMEDIATE transaction that
 // holds SQLite's write lock across the mount, so two processes never both mount.
 import { randomBytes } from 'node:crypto';
-import { lstatSync, readdirSync } from 'node:fs';
+import { lstatSync, readdirSync, realpathSync } from 'node:fs';
+import { mountPoints } from '../drivers/mount.js';
 import { join } from 'node:path';
 import type { DB } from '../store/db.js';
 import { isForeignKeyViolation, isUniqueViolation } from '../store/db.js';
@@ -424,7 +425,8 @@ export class VolumeService {
   /** Volumes matching --filter values (dangling=, driver=, label=, name=). */
   list(filters: string[] = []): VolumeRecord[] {
     const f = parseVolumeFilters(filters, 'list');
-    return this.all().filter((v) => f.matches(v, this.isUsed(v.name)));
+    const used = this.usedNames();
+    return this.all().filter((v) => f.matches(v, used.has(v.name)));
   }
 
   /**
@@ -449,7 +451,8 @@ export class VolumeService {
         warnings.push((err as Error).message);
       }
     }
-    const volumes = [...records, ...extra].filter((v) => f.matches(v, this.isUsed(v.name)));
+    const used = this.usedNames();
+    const volumes = [...records, ...extra].filter((v) => f.matches(v, used.has(v.name)));
     return { volumes, warnings };
   }
 
@@ -468,6 +471,12 @@ export class VolumeService {
       } catch (err) { warnings.push((err as Error).message); }
     }
     return out;
+  }
+
+  /** The volumes isUsed() is true for, in one query (a listing asks for every volume). */
+  private usedNames(): Set<string> {
+    const rows = this.db.prepare('SELECT volume_name FROM container_volumes UNION SELECT volume_name FROM volume_mounts').all() as Array<{ volume_name: string }>;
+    return new Set(rows.map((r) => r.volume_name));
   }
 
   isUsed(name: string): boolean {
@@ -598,12 +607,19 @@ export class VolumeService {
     const held = this.db.prepare('SELECT volume_name, container_id, holder FROM volume_mounts').all() as Array<{ volume_name: string; container_id: string; holder: string | null }>;
     const deadMounts = held.filter((h) => h.holder !== null && !ownerAlive(h.holder)).map((h) => ({ volume: h.volume_name, container: h.container_id }));
     const live = new Set(held.filter((h) => h.holder === null || ownerAlive(h.holder)).map((h) => h.volume_name));
+    // Which _data folders are mount points: mountinfo read once, not once per volume
+    // (every command that changes the store runs this; 100 volumes cost 100 reads).
+    // Usually none is mounted under volumes/: then no per-volume realpath either.
+    const mps = mountPoints();
+    const vdir = realpathOrSelf(this.layout.volumesDir) + '/';
+    const mountedData = mps.some((m) => m.startsWith(vdir)) ? new Set(mps) : undefined;
+    const isMounted = (name: string): boolean => mountedData !== undefined && mountedData.has(realpathOrSelf(this.layout.volumeData(name)));
     return {
       abandoned: rows.filter((r) => r.state === 'creating' && !ownerAlive(r.owner)).map((r) => r.name),
       orphanDirs: dirs.filter((d) => !known.has(d)),
       missingDirs: rows.filter((r) => r.state === 'ready' && isLocalDriver(r.driver) && !this.local.exists(r.name)).map((r) => r.name),
       deadMounts,
-      idleMounts: rows.filter((r) => r.state === 'ready' && isLocalDriver(r.driver) && !live.has(r.name) && this.local.mounted(r.name)).map((r) => r.name),
+      idleMounts: rows.filter((r) => r.state === 'ready' && isLocalDriver(r.driver) && !live.has(r.name) && isMounted(r.name)).map((r) => r.name),
     };
   }
 
@@ -657,6 +673,10 @@ export class VolumeService {
     }
     return { abandoned, orphans, released };
   }
+}
+
+function realpathOrSelf(p: string): string {
+  try { return realpathSync(p); } catch { return p; }
 }
 
 const services = new WeakMap<object, VolumeService>();

@@ -1,8 +1,12 @@
-// cli.ts: runs the real `stowage` command (bin/stowage.js) against a test's own data root.
+// cli.ts: runs the real `stowage` command (bin/stowage, the installed command: Node from
+// stowage's start-up snapshot) against a test's own data root.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 
+/** The bundle's entry, for `node BIN …` (servers and special users start it this way). */
 export const BIN = join(new URL('../../..', import.meta.url).pathname, 'bin', 'stowage.js');
+/** The installed command: a sh wrapper that starts Node from the start-up snapshot. */
+export const CMD = join(new URL('../../..', import.meta.url).pathname, 'bin', 'stowage');
 
 export interface CliResult { code: number; stdout: string; stderr: string; stdoutBuf: Buffer }
 
@@ -22,7 +26,7 @@ export function stowage(root: string, driver: string): Stowage {
     driver,
     run(args, opts = {}) {
       return new Promise((resolve, reject) => {
-        const c = spawn(process.execPath, [BIN, ...base, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
+        const c = spawn(CMD, [...base, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
         const out: Buffer[] = [];
         let err = '';
         c.stdout.on('data', (b: Buffer) => out.push(b));
@@ -43,7 +47,7 @@ export function stowage(root: string, driver: string): Stowage {
       return r.stdout;
     },
     spawn(args) {
-      return spawn(process.execPath, [BIN, ...base, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      return spawn(CMD, [...base, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     },
   };
   return s;

@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { createWriteStream, renameSync, rmSync } from 'node:fs';
 import type { GlobalOptions } from '../main.js';
 import { withEngine, collect, forEachArg } from '../open.js';
+import { entryScript } from '../entry.js';
 import { inspectAction } from '../inspect.js';
 import { ExitError } from '../exit.js';
 import { compileTemplate, humanSize, renderTemplate, table } from '../format.js';
@@ -24,7 +25,7 @@ function globalArgs(g: GlobalOptions, e: Engine): string[] {
 }
 
 function binPath(): string {
-  return process.argv[1]!;
+  return entryScript();
 }
 
 function runFlags(c: Command): Command {

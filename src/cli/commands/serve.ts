@@ -51,7 +51,7 @@ async function runServer(g: () => GlobalOptions, o: { hosts: string[]; group?: s
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const server = await startServer({
     engine, hosts: o.hosts, ...(o.group !== undefined ? { group: o.group } : {}),
-    allowRemoteTcp: !!o.allowRemoteTcp, bin: process.argv[1]!,
+    allowRemoteTcp: !!o.allowRemoteTcp, bin: (await import('../entry.js')).entryScript(),
     globalArgs: ['--data-root', engine.layout.root, '--storage-driver', engine.driver.name],
     // `stowage ui` listens on loopback only, for the page: dockerd's remote-API warning would mislead
     log: o.quietTcpWarning ? (line) => { if (!/^(WARNING|  )/.test(line)) log(line); } : log,
