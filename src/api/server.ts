@@ -170,11 +170,12 @@ function prepare(srv: ServerContext, router: Router, l: Listener, req: IncomingM
 }
 
 /** STOWAGE_API_DEBUG=1: one line per request on stderr (method, path, status, ms). */
-const DEBUG = !!process.env.STOWAGE_API_DEBUG;
+// read per request, never at module load (the V8 start-up snapshot, cli/snapshot.ts)
+const debug = (): boolean => !!process.env.STOWAGE_API_DEBUG;
 
 async function handle(srv: ServerContext, router: Router, l: Listener, req: IncomingMessage, res: ServerResponse): Promise<void> {
   let done = () => {};
-  if (DEBUG) {
+  if (debug()) {
     const t0 = Date.now();
     res.once('close', () => process.stderr.write(`${req.method} ${req.url} ${res.statusCode} ${Date.now() - t0}ms\n`));
   }

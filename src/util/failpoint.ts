@@ -7,10 +7,12 @@
 // The process kills itself with SIGKILL, so a test sees exactly what a kill from
 // outside would leave, and knows the point was reached (the child's exit signal is
 // SIGKILL only then). When the variable is unset, failpoint() is one comparison
-// against null: the spec is parsed once, when this module loads. The names in use are
-// listed in docs/architecture.md ("Failpoints").
+// against null: the spec is parsed once, at the first call, not when this module loads
+// (the module is evaluated into the V8 start-up snapshot at build time, where the
+// environment is the build's; see cli/snapshot.ts). The names in use are listed in
+// docs/architecture.md ("Failpoints").
 
-const spec: Map<string, number> | null = parse(process.env.STOWAGE_FAILPOINT);
+let spec: Map<string, number> | null | undefined;
 const hits = new Map<string, number>();
 
 function parse(v: string | undefined): Map<string, number> | null {
@@ -28,6 +30,7 @@ function parse(v: string | undefined): Map<string, number> | null {
 
 /** Kills this process with SIGKILL when `name` is armed in STOWAGE_FAILPOINT and this is its armed hit. */
 export function failpoint(name: string): void {
+  if (spec === undefined) spec = parse(process.env.STOWAGE_FAILPOINT);
   if (spec === null) return;
   const want = spec.get(name);
   if (want === undefined) return;
