@@ -203,7 +203,7 @@ function statusOf(err: unknown): number {
 async function handleUpgrade(srv: ServerContext, router: Router, l: Listener, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
   let done = () => {};
   socket.on('error', () => {});
-  if (DEBUG) process.stderr.write(`${req.method} ${req.url} (upgrade)\n`);
+  if (debug()) process.stderr.write(`${req.method} ${req.url} (upgrade)\n`);
   try {
     const p = prepare(srv, router, l, req);
     done = p.done;
