@@ -7,6 +7,9 @@
 //   csi_snapshots 'creating', owner dead    row deleted, then the file
 //   csi/snapshots/*.img with no row          removed (files listed before rows are read)
 //   csi_node_paths 'creating'/'removing', owner dead   unmounted, loop device detached, row deleted
+//   csi/gluster/<owner>-<n> of dead owners    the controller's Gluster mounts: unmounted, removed
+//   learned GlusterFS volumes with no node path   row deleted
+//   GlusterFS volumes 'creating', owner dead  row deleted, then the directory on the Gluster volume
 import { readdirSync, rmSync } from 'node:fs';
 import { isNotFound } from '../errors.js';
 import { ownerAlive } from '../store/owner.js';
@@ -19,6 +22,17 @@ import { detachLoop, loopDevicesOf } from './backing.js';
 export async function recoverVolume(p: CsiPlugin, v: VolumeRow, force = false): Promise<void> {
   if (!force && (v.state !== 'creating' || ownerAlive(v.owner))) return;
   p.records.deleteVolume(v.id);
+  const g = p.glusterOf(v.id);
+  if (g) {
+    // The directory a dead create left, unless it turned out to be another controller's volume of that name.
+    await p.gluster.with(g.target, (l) => {
+      const meta = l.readMeta(g.dir);
+      if (meta && meta.csi?.name !== v.name) return;
+      l.removeQuota(g.dir);
+      l.removeVolume(g.dir);
+    });
+    return;
+  }
   try { await p.volumes.remove(v.id); } catch (err) { if (!isNotFound(err)) throw err; }
 }
 
@@ -50,6 +64,8 @@ export async function recoverAll(p: CsiPlugin): Promise<{ volumes: string[]; sna
   // Publishes before stages: a stage's mount lies under its publishes.
   const paths = p.records.allNodePaths().filter((r) => r.state !== 'ready' && !ownerAlive(r.owner)).sort((a, b) => (a.kind === 'publish' ? -1 : 1) - (b.kind === 'publish' ? -1 : 1));
   for (const r of paths) { await undoNodePath(p, r); done.paths.push(r.path); }
+  done.paths.push(...p.gluster.recover());
+  for (const v of p.records.allVolumes()) if (p.records.forgetLearned(v.id)) done.volumes.push(v.id);
   for (const v of p.records.allVolumes()) {
     if (v.state === 'creating' && !ownerAlive(v.owner)) { await recoverVolume(p, v); done.volumes.push(v.id); }
   }
