@@ -10,7 +10,7 @@
 #   zfs-fuse        ZFS in userspace (zpool/zfs and the zfs-fuse daemon) for the zfs driver
 #   fuse-overlayfs fuse3  overlay through FUSE, and fusermount3, for the fuse-overlayfs driver
 #   e2fsprogs       mkfs.ext4 and debugfs for size= volume quotas and CSI volumes
-#   glusterfs-server glusterfs-client  the GlusterFS volume plugin's tests (a real server)
+#   glusterfs-server glusterfs-client  the GlusterFS volume plugin's and the CSI GlusterFS backend's tests (a real server)
 #   iproute2 procps util-linux  ip netns (the GlusterFS test host), pgrep, losetup/fsfreeze
 # Node.js 20 with npm, python3, make and g++ (for the native addon and
 # better-sqlite3) come with the machine.

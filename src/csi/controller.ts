@@ -138,9 +138,11 @@ export class Controller {
       return p.gluster.with(target, async (g) => {
         const capacity = chooseCapacity(range, statfsTotal(g));
         const meta = g.readMeta(dir);
-        if (meta || existsSync(g.data(dir))) {
+        // A directory without metadata is what an interrupted create of this very name
+        // left (the directory's name comes from the CSI name): it is made again below.
+        if (meta) {
           // Made before, by this controller's process that lost its row, or by another node's controller.
-          if (meta?.csi?.name !== name) throw exists(`directory volumes/${dir} of Gluster volume ${target.volume} exists and is not CSI volume ${name}`);
+          if (meta.csi?.name !== name) throw exists(`directory volumes/${dir} of Gluster volume ${target.volume} exists and is not CSI volume ${name}`);
           const have = meta.csi.capacity;
           if ((range?.required_bytes ?? 0) > have || ((range?.limit_bytes ?? 0) > 0 && have > range!.limit_bytes!)) {
             throw exists(`volume ${name} already exists and is incompatible: its capacity ${have} is outside capacity_range`);
@@ -153,7 +155,7 @@ export class Controller {
           throw aborted(`volume ${name} is being created by another call`);
         }
         try {
-          mkdirSync(g.data(dir), { mode: 0o777 });
+          mkdirSync(g.data(dir), { recursive: true, mode: 0o777 }); // another node's controller may be making it at this instant
           g.setQuota(dir, quotaSize(capacity));
           g.writeMeta(dir, { createdAt: new Date().toISOString(), options: { size: quotaSize(capacity) }, csi: { name, capacity } });
           p.records.markVolumeReady(id, false);

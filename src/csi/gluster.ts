@@ -14,7 +14,7 @@
 // processes); NodeStageVolume mounts it with the FUSE client at the staging path,
 // NodePublishVolume binds the volume's directory from there.
 import { statfsSync, mkdirSync, readdirSync, rmdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { isMountPoint, unmount } from '../drivers/mount.js';
 import { ownerAlive, ownerToken } from '../store/owner.js';
 import { GLUSTER_HOST, GLUSTER_VOLUME_NAME, GlusterLayout, glusterMountArgs, type GlusterTarget } from '../plugins/glusterfs/volume.js';
@@ -113,14 +113,14 @@ let seq = 0;
 export class GlusterMounts {
   constructor(private readonly layout: Layout) {}
 
-  get dir(): string { return join(this.layout.csiDir, 'gluster'); }
-  logFile(): string { return join(this.layout.csiDir, 'gluster-logs', 'fuse.log'); }
+  get dir(): string { return this.layout.csiGlusterMountsDir; }
+  logFile(): string { return this.layout.csiGlusterLog; }
 
   /** Mounts t for the length of fn, then unmounts it. */
   async with<T>(t: GlusterTarget, fn: (g: GlusterLayout) => Promise<T> | T): Promise<T> {
     const mp = join(this.dir, `${ownerToken().replace(':', '-')}-${++seq}`);
     mkdirSync(mp, { recursive: true, mode: 0o700 });
-    mkdirSync(join(this.layout.csiDir, 'gluster-logs'), { recursive: true });
+    mkdirSync(dirname(this.logFile()), { recursive: true });
     try {
       await run('mount', glusterMountArgs(t, mp, this.logFile()));
       const g = new GlusterLayout(t, mp);

@@ -18,7 +18,7 @@ import { attachLoop, detachLoop, mountImage } from './backing.js';
 import { undoNodePath } from './recover.js';
 import { glusterFromRequest, mountGluster, type GlusterId } from './gluster.js';
 import { ONE_TARGET_MODES, READ_ONLY_MODES } from './validate.js';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 type Req = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 

@@ -24,13 +24,16 @@ export async function recoverVolume(p: CsiPlugin, v: VolumeRow, force = false): 
   p.records.deleteVolume(v.id);
   const g = p.glusterOf(v.id);
   if (g) {
-    // The directory a dead create left, unless it turned out to be another controller's volume of that name.
-    await p.gluster.with(g.target, (l) => {
-      const meta = l.readMeta(g.dir);
-      if (meta && meta.csi?.name !== v.name) return;
-      l.removeQuota(g.dir);
-      l.removeVolume(g.dir);
-    });
+    // The directory a dead create left, unless it turned out to be another controller's volume
+    // of that name (it has metadata then). An unreachable Gluster server must not stop the
+    // server from starting: a directory left behind is made again by the next create of that name.
+    try {
+      await p.gluster.with(g.target, (l) => {
+        if (l.readMeta(g.dir)) return;
+        l.removeQuota(g.dir);
+        l.removeVolume(g.dir);
+      });
+    } catch { /* see above */ }
     return;
   }
   try { await p.volumes.remove(v.id); } catch (err) { if (!isNotFound(err)) throw err; }
