@@ -7,6 +7,8 @@
 // Order of work, for crash safety: the CSI row first ('creating', owner token), then
 // the stowage volume and its contents, then 'ready'. Deletion removes the row first
 // (SQLite refuses while a node path points at it), the stowage volume after.
+// GlusterFS volumes (StorageClass backend: glusterfs, see gluster.ts) are directories of
+// a Gluster volume with a quota; any node's controller can find, grow and delete them.
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statfsSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { dirname } from 'node:path';

@@ -5,6 +5,9 @@
 // in an allowed folder (validate.ts checkNodePath). A row is written before each
 // mount ('creating'), turns 'ready' after, and is marked 'removing' before the
 // unmount, so recovery can finish either way after a crash.
+// A GlusterFS volume (gluster.ts) stages as a FUSE mount of its whole Gluster volume
+// and publishes as a bind of its directory; a node may stage one another node's
+// controller made, from its id and volume_context alone (a "learned" record).
 import { existsSync, lstatSync, mkdirSync, rmdirSync, statfsSync, unlinkSync, writeFileSync } from 'node:fs';
 import { mountAll, isMountPoint } from '../drivers/mount.js';
 import { ownerAlive } from '../store/owner.js';
@@ -13,11 +16,10 @@ import type { Controller } from './controller.js';
 import type { NodePathRow, VolumeRow } from './records.js';
 import type { VolumeCapability } from './proto.js';
 import { aborted, exists, invalid, notFoundCsi, outOfRange, precondition } from './status.js';
-import { capabilityAccessType, capabilityProblem, checkMap, checkNodePath, requireString } from './validate.js';
+import { capabilityAccessType, capabilityProblem, checkMap, checkNodePath, ONE_TARGET_MODES, READ_ONLY_MODES, requireString } from './validate.js';
 import { attachLoop, detachLoop, mountImage } from './backing.js';
 import { undoNodePath } from './recover.js';
 import { glusterFromRequest, mountGluster, type GlusterId } from './gluster.js';
-import { ONE_TARGET_MODES, READ_ONLY_MODES } from './validate.js';
 import { dirname, join } from 'node:path';
 
 type Req = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -106,7 +108,7 @@ export class Node {
       if (gluster) {
         // The whole Gluster volume, once for this volume on this node; publishes bind its directory.
         if (!existsSync(path)) { mkdirSync(path, { mode: 0o750 }); made = true; }
-        mkdirSync(p.layout.csiDir, { recursive: true });
+        mkdirSync(dirname(p.gluster.logFile()), { recursive: true }); // the FUSE client's log
         await mountGluster(gluster.target, path, p.gluster.logFile(), cap.mount?.mount_flags ?? []);
         if (!existsSync(join(path, 'volumes', gluster.dir))) throw notFoundCsi(`volume ${id} does not exist: Gluster volume ${gluster.target.volume} has no volumes/${gluster.dir}`);
         p.records.setNodePathState('stage', path, 'ready');

@@ -10,7 +10,7 @@
 //   csi/gluster/<owner>-<n> of dead owners    the controller's Gluster mounts: unmounted, removed
 //   learned GlusterFS volumes with no node path   row deleted
 //   GlusterFS volumes 'creating', owner dead  row deleted, then the directory on the Gluster volume
-import { readdirSync, rmSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import { isNotFound } from '../errors.js';
 import { ownerAlive } from '../store/owner.js';
 import { unmount } from '../drivers/mount.js';
@@ -55,6 +55,13 @@ export async function undoNodePath(p: CsiPlugin, r: NodePathRow): Promise<void> 
       // Attached, but the process died before recording the device: find it by the image.
       const v = p.records.volumeById(r.volume_id);
       if (v?.access_type === 'block') for (const d of await loopDevicesOf(p.imageOf(v))) await detachLoop(d);
+      // A loop mount's device is freed by the kernel (autoclear) a moment after the
+      // unmount, not always before umount returns: detach it now unless something
+      // else still mounts it, so a DeleteVolume right after never leaves it behind.
+      if (v?.access_type === 'mount' && !p.glusterOf(v.id)) {
+        const mountinfo = readFileSync('/proc/self/mountinfo', 'utf8');
+        for (const d of await loopDevicesOf(p.imageOf(v))) if (!mountinfo.includes(` ${d} `)) await detachLoop(d);
+      }
     }
   }
   p.records.deleteNodePath(r.kind, r.path);

@@ -47,8 +47,9 @@ function run(cmd: string, args: string[]): string {
 }
 
 /**
- * quota: turn directory quotas on with no soft/hard timeouts, so a limit holds from the
- * first write (Gluster otherwise checks usage lazily, every few seconds); the quota
+ * quota: turn directory quotas on with no soft/hard timeouts and no write-behind, so a
+ * limit holds from the first write and is reported by that write (Gluster otherwise
+ * checks usage lazily, every few seconds, and reports late); the quota
  * daemon's files under /var/run/gluster and its mount log go with stop().
  */
 export function startGluster(dir: string, volume = 'stowagetest', opts: { quota?: boolean } = {}): GlusterServer {
@@ -117,6 +118,9 @@ export function startGluster(dir: string, volume = 'stowagetest', opts: { quota?
       g(['volume', 'quota', volume, 'enable']);
       g(['volume', 'set', volume, 'features.hard-timeout', '0']);
       g(['volume', 'set', volume, 'features.soft-timeout', '0']);
+      // Without write-behind a write past the quota fails at once with EDQUOT; with it the
+      // failure may surface later, at close, as another error (ENOTCONN seen here).
+      g(['volume', 'set', volume, 'performance.write-behind', 'off']);
     }
   } catch (err) {
     stop();
