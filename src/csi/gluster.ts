@@ -107,10 +107,11 @@ export function glusterFromRequest(id: string, ctx: Record<string, string> | und
 /** A capacity in bytes (whole MiB) as a gluster quota size. */
 export const quotaSize = (bytes: number) => `${Math.ceil(bytes / (1 << 20))}MB`;
 
-let seq = 0;
-
 /** The controller's short-lived mounts of Gluster volumes, under <data root>/csi/gluster. */
 export class GlusterMounts {
+  /** Numbers this process's mount folders, so concurrent calls never share one. */
+  private seq = 0;
+
   constructor(private readonly layout: Layout) {}
 
   get dir(): string { return this.layout.csiGlusterMountsDir; }
@@ -118,7 +119,7 @@ export class GlusterMounts {
 
   /** Mounts t for the length of fn, then unmounts it. */
   async with<T>(t: GlusterTarget, fn: (g: GlusterLayout) => Promise<T> | T): Promise<T> {
-    const mp = join(this.dir, `${ownerToken().replace(':', '-')}-${++seq}`);
+    const mp = join(this.dir, `${ownerToken().replace(':', '-')}-${++this.seq}`);
     mkdirSync(mp, { recursive: true, mode: 0o700 });
     mkdirSync(dirname(this.logFile()), { recursive: true });
     try {

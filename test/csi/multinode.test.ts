@@ -184,6 +184,56 @@ describe('stowage csi on several nodes', () => {
     await n1.client.call('Controller', 'DeleteVolume', { volume_id: csiVol.volume_id });
     assert.equal(existsSync(join(gl.brick, 'volumes', csiDir)), false);
   });
+
+  it('GlusterFS crash leftovers: a dead controller\'s Gluster mount and half-made volume are undone at start', async (t) => {
+    if (!requiresRoot(t)) return;
+    if (!requires(t, glusterMissing() === null, glusterMissing() ?? '')) return;
+    const dir = mkdtempSync('/tmp/stg-csi-crash-');
+    let gl: GlusterServer | undefined;
+    const servers: CsiHarness[] = [];
+    t.after(async () => {
+      for (const h of servers) { try { await h.stop(); } catch (err) { console.error('cleanup:', err); } }
+      for (const m of mountsUnder(dir).reverse()) spawnSync('umount', ['-l', m]);
+      gl?.stop();
+      assertNoMountsUnder(dir);
+      rmSync(dir, { recursive: true, force: true });
+    });
+    gl = startGluster(join(dir, 'gluster'), 'stowagecrash', { quota: true });
+    const node = join(dir, 'node');
+    mkdirSync(node);
+    const flags = ['--node-id', 'node-1', ...gl.cliArgs.map((a) => `--gluster-arg=${a}`)];
+    const params = { backend: 'glusterfs', servers: gl.addr, volume: gl.volume };
+    const first = await startCsi(null, flags, { dir: node });
+    servers.push(first);
+    const kept = (await first.client.call('Controller', 'CreateVolume', { name: 'pvc-kept', parameters: params, capacity_range: { required_bytes: MiB }, volume_capabilities: [mountCap('MULTI_NODE_MULTI_WRITER')] })).volume;
+    await first.stop();
+
+    // What a controller killed inside CreateVolume leaves: its row 'creating' with a dead
+    // owner, its own mount of the Gluster volume, and a directory without metadata.
+    const { createHash } = await import('node:crypto');
+    const halfDir = `csi-${createHash('sha256').update('pvc-half').digest('hex').slice(0, 32)}`;
+    const halfId = `glusterfs/${gl.addr}/${gl.volume}/${halfDir}`;
+    const { default: Database } = await import('better-sqlite3');
+    const db = new Database(join(first.root, 'stowage.db'));
+    db.prepare(`INSERT INTO csi_volumes (id, name, volume, capacity, access_type, parameters, source_kind, source_id, state, owner, created_at)
+      VALUES (?, 'pvc-half', NULL, ?, 'mount', ?, '', '', 'creating', '999999999:1', ?)`).run(halfId, MiB, JSON.stringify(params), Date.now());
+    db.close();
+    const leftover = join(first.root, 'csi', 'gluster', '999999999-1-1');
+    mkdirSync(leftover, { recursive: true });
+    const m = spawnSync('mount', ['-t', 'glusterfs', `${gl.addr}:/${gl.volume}`, leftover], { encoding: 'utf8' });
+    assert.equal(m.status, 0, m.stderr);
+    mkdirSync(join(leftover, 'volumes', halfDir), { recursive: true });
+    assert.ok(existsSync(join(gl.brick, 'volumes', halfDir)));
+
+    const again = await startCsi(null, flags, { dir: node });
+    servers.push(again);
+    assert.deepEqual(mountsUnder(join(first.root, 'csi', 'gluster')), [], 'the dead controller\'s mount is gone');
+    assert.equal(existsSync(leftover), false);
+    assert.equal(existsSync(join(gl.brick, 'volumes', halfDir)), false, 'the half-made directory is gone');
+    assert.deepEqual((await again.client.call('Controller', 'ListVolumes')).entries.map((e: any) => e.volume.volume_id), [kept.volume_id], 'only the finished volume remains');
+    assert.ok(existsSync(join(gl.brick, 'volumes', kept.volume_context['io.stowage.gluster.dir'])));
+    await again.client.call('Controller', 'DeleteVolume', { volume_id: kept.volume_id });
+  });
 });
 
 /**
