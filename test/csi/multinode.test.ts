@@ -220,7 +220,7 @@ describe('stowage csi on several nodes', () => {
     db.close();
     const leftover = join(first.root, 'csi', 'gluster', '999999999-1-1');
     mkdirSync(leftover, { recursive: true });
-    const m = spawnSync('mount', ['-t', 'glusterfs', `${gl.addr}:/${gl.volume}`, leftover], { encoding: 'utf8' });
+    const m = spawnSync('mount', ['-t', 'glusterfs', '-o', `log-file=${join(dir, 'leftover-fuse.log')}`, `${gl.addr}:/${gl.volume}`, leftover], { encoding: 'utf8' });
     assert.equal(m.status, 0, m.stderr);
     mkdirSync(join(leftover, 'volumes', halfDir), { recursive: true });
     assert.ok(existsSync(join(gl.brick, 'volumes', halfDir)));

@@ -80,6 +80,10 @@ export function startGluster(dir: string, volume = 'stowagetest', opts: { quota?
     run('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up']);
   };
   const cliArgs = [`--glusterd-sock=${sock}`];
+  // glusterd's brick and quota daemons put their sockets in /var/run/gluster whatever the
+  // run directory: the ones that appear while this server lives are its own, and go with it.
+  const runSockets = () => { try { return readdirSync('/var/run/gluster').filter((n) => n.endsWith('.socket')); } catch { return []; } };
+  const before = new Set(runSockets());
   const g = (args: string[]) => run('gluster', [...cliArgs, '--mode=script', ...args]);
   let started = false;
   const stop = () => {
@@ -100,11 +104,13 @@ export function startGluster(dir: string, volume = 'stowagetest', opts: { quota?
     }
     // The next server of this test run needs port 24007: wait for glusterd to be gone.
     for (let i = 0; i < 50 && liveGlusterd().length > 0; i++) spawnSync('sleep', ['0.1']);
+    for (const n of runSockets()) if (!before.has(n)) rmSync(`/var/run/gluster/${n}`, { force: true });
     const logName = brick.slice(1).replaceAll('/', '-');
     rmSync(`/var/log/glusterfs/bricks/${logName}.log`, { force: true });
     if (opts.quota) {
       for (const f of ['quota_limit.pid', 'quota_list.pid', 'quota_list', 'quota_limit']) rmSync(`/var/run/gluster/${volume}_${f}`, { recursive: true, force: true });
       rmSync(`/var/log/glusterfs/quota-mount-${volume}.log`, { force: true });
+      rmSync(`/var/log/glusterfs/quota_crawl/${logName}.log`, { force: true });
     }
   };
   try {
