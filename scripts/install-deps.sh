@@ -10,7 +10,7 @@
 #   zfs-fuse        ZFS in userspace (zpool/zfs and the zfs-fuse daemon) for the zfs driver
 #   fuse-overlayfs fuse3  overlay through FUSE, and fusermount3, for the fuse-overlayfs driver
 #   e2fsprogs       mkfs.ext4 and debugfs for size= volume quotas and CSI volumes
-#   glusterfs-server glusterfs-client  the GlusterFS volume plugin's tests (a real server)
+#   glusterfs-server glusterfs-client  the GlusterFS volume plugin's and the CSI GlusterFS backend's tests (a real server)
 #   iproute2 procps util-linux  ip netns (the GlusterFS test host), pgrep, losetup/fsfreeze
 #   docker-compose  the Engine API tests drive `stowage serve` with compose 1.29 (docker-py)
 #   systemd         systemd-socket-activate: the API tests start `stowage serve -H fd://` as systemd does

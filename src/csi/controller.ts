@@ -7,7 +7,9 @@
 // Order of work, for crash safety: the CSI row first ('creating', owner token), then
 // the stowage volume and its contents, then 'ready'. Deletion removes the row first
 // (SQLite refuses while a node path points at it), the stowage volume after.
-import { mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+// GlusterFS volumes (StorageClass backend: glusterfs, see gluster.ts) are directories of
+// a Gluster volume with a quota; any node's controller can find, grow and delete them.
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statfsSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { ownerAlive } from '../store/owner.js';
@@ -20,6 +22,8 @@ import { aborted, exhausted, exists, invalid, notFoundCsi, outOfRange, precondit
 import { capabilityAccessType, capabilityProblem, checkCapabilities, checkMap, chooseCapacity, MIN_CAPACITY, requireString } from './validate.js';
 import { copyImage, growFile, loopDevicesOf, refreshLoop, resizeDeviceOnline, resizeImageOffline, whileFrozen } from './backing.js';
 import { recoverVolume, recoverSnapshot } from './recover.js';
+import { backendOf, glusterTarget, glusterVolumeId, quotaSize } from './gluster.js';
+import type { GlusterLayout } from '../plugins/glusterfs/volume.js';
 
 type Req = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -31,19 +35,29 @@ function mountedDevices(devs: string[], mountinfo: string): string[] {
   return devs.filter((d) => mountinfo.includes(` - ext4 ${d} `));
 }
 
+/** The size of a mounted Gluster volume: the largest quota a directory of it can have. */
+function statfsTotal(g: GlusterLayout): number {
+  const s = statfsSync(g.base);
+  return s.blocks * s.bsize;
+}
+
 export class Controller {
   constructor(private readonly p: CsiPlugin) {}
 
   async CreateVolume(req: Req) {
     const p = this.p;
     const name = requireString(req.name, 'name');
-    const access = checkCapabilities(req.volume_capabilities as VolumeCapability[]);
     const parameters = checkMap(req.parameters, 'parameters');
+    const backend = backendOf(parameters);
+    const access = checkCapabilities(req.volume_capabilities as VolumeCapability[], 'volume_capabilities', backend);
     checkMap(req.secrets, 'secrets');
     if (Object.keys(req.mutable_parameters ?? {}).length) throw invalid('mutable_parameters are not supported (MODIFY_VOLUME is not offered)');
+    if (backend === 'glusterfs') return this.createGluster(req, name, parameters);
+    // A local volume lives on this node: it is made only when the topology asked for names this node.
     const reqs = req.accessibility_requirements as { requisite?: Topology[]; preferred?: Topology[] } | null;
-    if (reqs?.requisite?.length && !reqs.requisite.some((t) => p.topologyMatches(t))) {
-      throw exhausted(`no requisite topology includes this node (${JSON.stringify(p.topology.segments)})`);
+    const named = [...(reqs?.requisite ?? []), ...(reqs?.preferred ?? [])];
+    if (named.length && !named.some((t) => p.topologyMatches(t))) {
+      throw exhausted(`neither the requisite nor the preferred topology names this node (${JSON.stringify(p.topology.segments)}): local volumes are made only on the node they live on`);
     }
     const source = req.volume_content_source as VolumeContentSource | null;
     let sourceKind: '' | 'snapshot' | 'volume' = '';
@@ -99,6 +113,91 @@ export class Controller {
     });
   }
 
+  /**
+   * A GlusterFS volume: a directory of the Gluster volume with the capacity as a quota.
+   * Row first ('creating'), then directory, quota and metadata file, then 'ready'. The
+   * directory's name comes from the CSI name, so another node's controller asked for
+   * the same name finds the same directory and gives the same volume.
+   */
+  private async createGluster(req: Req, name: string, parameters: Record<string, string>) {
+    const p = this.p;
+    const source = req.volume_content_source as VolumeContentSource | null;
+    if (source && (source.type || source.snapshot || source.volume)) {
+      throw invalid('volume_content_source: GlusterFS volumes cannot be made from a snapshot or another volume (CLONE_VOLUME and snapshots are local volumes only)');
+    }
+    const target = glusterTarget(parameters, p.glusterArgs);
+    const dir = CsiPlugin.volumeId(name);
+    const id = glusterVolumeId(target, dir);
+    const range = req.capacity_range as CapacityRange | null;
+    return p.locks.with([`name:${name}`, `volume:${id}`], async () => {
+      let existing = p.records.volumeByName(name);
+      if (existing && existing.state === 'creating') {
+        if (ownerAlive(existing.owner)) throw aborted(`volume ${name} is being created by another process`);
+        await recoverVolume(p, existing);
+        existing = undefined;
+      }
+      if (existing) return { volume: p.toVolume(this.compatible(existing, range, 'mount', parameters, '', '')) };
+      return p.gluster.with(target, async (g) => {
+        const capacity = chooseCapacity(range, statfsTotal(g));
+        const meta = g.readMeta(dir);
+        // A directory without metadata is what an interrupted create of this very name
+        // left (the directory's name comes from the CSI name): it is made again below.
+        if (meta) {
+          // Made before, by this controller's process that lost its row, or by another node's controller.
+          if (meta.csi?.name !== name) throw exists(`directory volumes/${dir} of Gluster volume ${target.volume} exists and is not CSI volume ${name}`);
+          const have = meta.csi.capacity;
+          if ((range?.required_bytes ?? 0) > have || ((range?.limit_bytes ?? 0) > 0 && have > range!.limit_bytes!)) {
+            throw exists(`volume ${name} already exists and is incompatible: its capacity ${have} is outside capacity_range`);
+          }
+          this.recordGluster(id, name, have, parameters);
+          return { volume: p.toVolume(p.records.volumeById(id)!) };
+        }
+        if (p.records.isLearned(id)) p.records.adoptLearned(id, name, capacity, parameters);
+        else if (!p.records.insertVolume({ id, name, capacity, access_type: 'mount', parameters: JSON.stringify(parameters), source_kind: '', source_id: '' })) {
+          throw aborted(`volume ${name} is being created by another call`);
+        }
+        try {
+          mkdirSync(g.data(dir), { recursive: true, mode: 0o777 }); // another node's controller may be making it at this instant
+          g.setQuota(dir, quotaSize(capacity));
+          g.writeMeta(dir, { createdAt: new Date().toISOString(), options: { size: quotaSize(capacity) }, csi: { name, capacity } });
+          p.records.markVolumeReady(id, false);
+        } catch (err) {
+          p.records.deleteVolume(id);
+          g.removeQuota(dir);
+          g.removeVolume(dir);
+          throw err;
+        }
+        return { volume: p.toVolume(p.records.volumeById(id)!) };
+      });
+    });
+  }
+
+  /** Records a GlusterFS volume found on the Gluster volume (made before) as this controller's. */
+  private recordGluster(id: string, name: string, capacity: number, parameters: Record<string, string>): void {
+    const p = this.p;
+    if (p.records.isLearned(id)) { p.records.adoptLearned(id, name, capacity, parameters); return; }
+    if (!p.records.volumeById(id)) {
+      p.records.insertVolume({ id, name, capacity, access_type: 'mount', parameters: JSON.stringify(parameters), source_kind: '', source_id: '' });
+      p.records.markVolumeReady(id, false);
+    }
+  }
+
+  /**
+   * A ready volume by id. A GlusterFS volume is asked of the Gluster volume itself (its
+   * metadata file): another node's controller may have made or deleted it; this node's
+   * row, when there is one, gives the rest.
+   */
+  private async findVolume(id: string): Promise<VolumeRow | undefined> {
+    const v = this.p.records.volumeById(id);
+    const g = this.p.glusterOf(id);
+    if (!g) return v?.state === 'ready' ? v : undefined;
+    const meta = await this.p.gluster.with(g.target, (l) => l.readMeta(g.dir));
+    if (!meta?.csi) return undefined;
+    if (v?.state === 'ready' && !this.p.records.isLearned(id)) return { ...v, capacity: meta.csi.capacity };
+    return { id, name: meta.csi.name, volume: null, capacity: meta.csi.capacity, access_type: 'mount', parameters: JSON.stringify({ backend: 'glusterfs', servers: g.target.servers.join(','), volume: g.target.volume }),
+      source_kind: '', source_id: '', state: 'ready', owner: null, created_at: Date.parse(meta.createdAt) || 0 };
+  }
+
   /** The existing volume when the request is compatible with it, else ALREADY_EXISTS. */
   private compatible(v: VolumeRow, range: CapacityRange | null, access: AccessType, parameters: Record<string, string>, kind: string, sourceId: string): VolumeRow {
     const why = v.access_type !== access ? `it is a ${v.access_type} volume`
@@ -143,6 +242,7 @@ export class Controller {
     checkMap(req.secrets, 'secrets');
     return p.locks.with([`volume:${id}`], async () => {
       const v = p.records.volumeById(id);
+      if (p.glusterOf(id)) return this.deleteGluster(id, v);
       if (!v) return {};
       if (v.state === 'creating') {
         if (ownerAlive(v.owner)) throw aborted(`volume ${id} is being created`);
@@ -163,15 +263,38 @@ export class Controller {
     });
   }
 
+  /** Row first (refused while this node has it staged), then quota, directory and metadata on the Gluster volume. */
+  private async deleteGluster(id: string, v: VolumeRow | undefined) {
+    const p = this.p;
+    const g = p.glusterOf(id)!;
+    if (v?.state === 'creating' && ownerAlive(v.owner)) throw aborted(`volume ${id} is being created`);
+    const paths = p.records.nodePathsOf(id);
+    if (paths.length) throw precondition(`volume ${id} is in use on this node: ${paths.map((r) => `${r.kind}d at ${r.path}`).join(', ')}`);
+    if (v) {
+      try { p.records.deleteVolume(id); } catch (err) {
+        if (isForeignKeyViolation(err)) throw precondition(`volume ${id} is in use on this node`);
+        throw err;
+      }
+    }
+    await p.gluster.with(g.target, (l: GlusterLayout) => {
+      const meta = l.readMeta(g.dir);
+      if (meta && !meta.csi) throw precondition(`volumes/${g.dir} of Gluster volume ${g.target.volume} is not a CSI volume; not removing it`);
+      if (!meta && !existsSync(l.data(g.dir))) return;
+      l.removeQuota(g.dir);
+      l.removeVolume(g.dir);
+    });
+    return {};
+  }
+
   async ValidateVolumeCapabilities(req: Req) {
     const p = this.p;
     const id = requireString(req.volume_id, 'volume_id');
     const caps = req.volume_capabilities as VolumeCapability[];
     if (!caps?.length) throw invalid('volume_capabilities is required');
     caps.forEach((c, i) => capabilityAccessType(c, `volume_capabilities[${i}]`));
-    const v = p.records.volumeById(id);
-    if (!v || v.state !== 'ready') throw notFoundCsi(`volume ${id} does not exist`);
-    const problems = caps.map((c) => capabilityProblem(c, v.access_type)).filter((x): x is string => x !== null);
+    const v = await this.findVolume(id);
+    if (!v) throw notFoundCsi(`volume ${id} does not exist`);
+    const problems = caps.map((c) => capabilityProblem(c, v.access_type, p.backendOf(v))).filter((x): x is string => x !== null);
     const params = checkMap(req.parameters, 'parameters');
     if (Object.keys(params).length && !sameMap(params, JSON.parse(v.parameters))) problems.push('parameters differ from the volume\'s');
     if (Object.keys(req.mutable_parameters ?? {}).length) problems.push('mutable_parameters are not supported');
@@ -197,29 +320,36 @@ export class Controller {
   }
 
   async ListVolumes(req: Req) {
-    const { items, next } = this.page(this.p.records.readyVolumes(), req.max_entries, req.starting_token);
+    const { items, next } = this.page(this.p.records.ownVolumes(), req.max_entries, req.starting_token);
     return { entries: items.map((v) => ({ volume: this.p.toVolume(v), status: this.status(v) })), next_token: next };
   }
 
   async ControllerGetVolume(req: Req) {
     const id = requireString(req.volume_id, 'volume_id');
-    const v = this.p.records.volumeById(id);
-    if (!v || v.state !== 'ready') throw notFoundCsi(`volume ${id} does not exist`);
+    const v = await this.findVolume(id);
+    if (!v) throw notFoundCsi(`volume ${id} does not exist`);
     return { volume: this.p.toVolume(v), status: this.status(v) };
   }
 
+  /**
+   * Local backend: this node's data root, and nothing for a topology that is not this
+   * node. GlusterFS: the Gluster volume's free space, whatever the topology (it is
+   * reachable from every node).
+   */
   async GetCapacity(req: Req) {
     const p = this.p;
-    const { available, total } = p.space();
+    const params = checkMap(req.parameters, 'parameters');
+    const backend = backendOf(params);
     const caps = (req.volume_capabilities ?? []) as VolumeCapability[];
-    let ok = p.topologyMatches(req.accessible_topology);
-    try { if (caps.length) checkCapabilities(caps); } catch { ok = false; }
+    const { available, total } = backend === 'glusterfs' ? await p.gluster.space(glusterTarget(params, p.glusterArgs)) : p.space();
+    let ok = backend === 'glusterfs' || p.topologyMatches(req.accessible_topology);
+    try { if (caps.length) checkCapabilities(caps, 'volume_capabilities', backend); } catch { ok = false; }
     return { available_capacity: ok ? available : 0, maximum_volume_size: { value: total }, minimum_volume_size: { value: MIN_CAPACITY } };
   }
 
   async ControllerGetCapabilities() {
     const rpcs = ['CREATE_DELETE_VOLUME', 'LIST_VOLUMES', 'GET_CAPACITY', 'CREATE_DELETE_SNAPSHOT', 'LIST_SNAPSHOTS', 'CLONE_VOLUME',
-      'EXPAND_VOLUME', 'LIST_VOLUMES_PUBLISHED_NODES', 'VOLUME_CONDITION', 'GET_VOLUME', 'GET_SNAPSHOT'];
+      'EXPAND_VOLUME', 'LIST_VOLUMES_PUBLISHED_NODES', 'VOLUME_CONDITION', 'GET_VOLUME', 'GET_SNAPSHOT', 'SINGLE_NODE_MULTI_WRITER'];
     return { capabilities: rpcs.map((type) => ({ rpc: { type } })) };
   }
 
@@ -234,14 +364,30 @@ export class Controller {
     if (!req.capacity_range) throw invalid('capacity_range is required');
     checkMap(req.secrets, 'secrets');
     return p.locks.with([`volume:${id}`], async () => {
-      const v = p.records.volumeById(id);
-      if (!v || v.state !== 'ready') throw notFoundCsi(`volume ${id} does not exist`);
+      const v = await this.findVolume(id);
+      if (!v) throw notFoundCsi(`volume ${id} does not exist`);
       if (req.volume_capability) {
         capabilityAccessType(req.volume_capability, 'volume_capability');
-        const why = capabilityProblem(req.volume_capability, v.access_type);
+        const why = capabilityProblem(req.volume_capability, v.access_type, p.backendOf(v));
         if (why) throw invalid(`volume_capability: ${why}`);
       }
       const range = req.capacity_range as CapacityRange;
+      const g = p.glusterOf(id);
+      if (g) {
+        // A bigger quota on the directory, seen at once on every node that mounts it.
+        if ((range.limit_bytes ?? 0) > 0 && range.limit_bytes! < v.capacity) throw outOfRange(`limit_bytes ${range.limit_bytes} is below the volume's ${v.capacity} bytes; volumes do not shrink`);
+        if ((range.required_bytes ?? 0) <= v.capacity) return { capacity_bytes: v.capacity, node_expansion_required: false };
+        const capacity = await p.gluster.with(g.target, (l) => {
+          const c = chooseCapacity(range, statfsTotal(l), v.capacity);
+          const meta = l.readMeta(g.dir);
+          if (!meta?.csi) throw notFoundCsi(`volume ${id} does not exist`);
+          l.setQuota(g.dir, quotaSize(c));
+          l.writeMeta(g.dir, { ...meta, options: { ...meta.options, size: quotaSize(c) }, csi: { ...meta.csi, capacity: c } });
+          return c;
+        });
+        if (p.records.volumeById(id)) p.records.setCapacity(id, capacity, false);
+        return { capacity_bytes: capacity, node_expansion_required: false };
+      }
       if ((range.limit_bytes ?? 0) > 0 && range.limit_bytes! < v.capacity) throw outOfRange(`limit_bytes ${range.limit_bytes} is below the volume's ${v.capacity} bytes; volumes do not shrink`);
       if ((range.required_bytes ?? 0) <= v.capacity) return { capacity_bytes: v.capacity, node_expansion_required: false };
       const capacity = chooseCapacity(range, p.space().total, v.capacity);
@@ -285,6 +431,7 @@ export class Controller {
         if (s.source_volume_id !== sourceId) throw exists(`snapshot ${name} already exists with source volume ${s.source_volume_id}`);
         return { snapshot: p.toSnapshot(s) };
       }
+      if (p.glusterOf(sourceId)) throw invalid(`source_volume_id ${sourceId}: GlusterFS volumes have no snapshots (local volumes only)`);
       const v = p.records.volumeById(sourceId);
       if (!v || v.state !== 'ready') throw notFoundCsi(`source volume ${sourceId} does not exist`);
       if (!p.records.insertSnapshot({ id, name, source_volume_id: sourceId, access_type: v.access_type, size: v.capacity })) {

@@ -5,6 +5,9 @@
 // in an allowed folder (validate.ts checkNodePath). A row is written before each
 // mount ('creating'), turns 'ready' after, and is marked 'removing' before the
 // unmount, so recovery can finish either way after a crash.
+// A GlusterFS volume (gluster.ts) stages as a FUSE mount of its whole Gluster volume
+// and publishes as a bind of its directory; a node may stage one another node's
+// controller made, from its id and volume_context alone (a "learned" record).
 import { existsSync, lstatSync, mkdirSync, rmdirSync, statfsSync, unlinkSync, writeFileSync } from 'node:fs';
 import { mountAll, isMountPoint } from '../drivers/mount.js';
 import { ownerAlive } from '../store/owner.js';
@@ -13,11 +16,16 @@ import type { Controller } from './controller.js';
 import type { NodePathRow, VolumeRow } from './records.js';
 import type { VolumeCapability } from './proto.js';
 import { aborted, exists, invalid, notFoundCsi, outOfRange, precondition } from './status.js';
-import { capabilityAccessType, capabilityProblem, checkMap, checkNodePath, requireString } from './validate.js';
+import { capabilityAccessType, capabilityProblem, checkMap, checkNodePath, ONE_TARGET_MODES, READ_ONLY_MODES, requireString } from './validate.js';
 import { attachLoop, detachLoop, mountImage } from './backing.js';
 import { undoNodePath } from './recover.js';
+import { glusterFromRequest, mountGluster, type GlusterId } from './gluster.js';
+import { dirname, join } from 'node:path';
 
 type Req = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** The access mode recorded in a capability key. */
+const modeOfKey = (key: string): string => { try { return (JSON.parse(key) as { m?: string }).m ?? ''; } catch { return ''; } };
 
 /** A capability as recorded, for comparing repeats (mode, type, fs type, flags). */
 function capKey(c: VolumeCapability): string {
@@ -31,6 +39,22 @@ export class Node {
     const v = this.p.records.volumeById(id);
     if (!v || v.state !== 'ready') throw notFoundCsi(`volume ${id} does not exist`);
     return v;
+  }
+
+  /**
+   * A volume a node call names, or null for a GlusterFS volume this node has nothing of
+   * (its id is well formed, so the volume may well exist: nothing to undo here).
+   */
+  private known(id: string): VolumeRow | null {
+    const v = this.p.records.volumeById(id);
+    if (v && v.state === 'ready') return v;
+    if (this.p.glusterOf(id)) return null;
+    throw notFoundCsi(`volume ${id} does not exist`);
+  }
+
+  /** Drops the record of a shared volume this node only learned about, once nothing of it is mounted here. */
+  private forget(id: string): void {
+    this.p.records.forgetLearned(id);
   }
 
   /** A row another call or process is working on: ABORTED while its owner lives, undone when it is dead. */
@@ -49,36 +73,60 @@ export class Node {
     const type = capabilityAccessType(cap, 'volume_capability');
     checkMap(req.secrets, 'secrets');
     const path = checkNodePath(raw, 'staging_target_path', p.allowedDirs);
+    const gluster = glusterFromRequest(id, checkMap(req.volume_context, 'volume_context'), p.glusterArgs);
     return p.locks.with([`volume:${id}`, `path:${path}`], async () => {
-      const v = this.volume(id);
-      const why = capabilityProblem(cap, v.access_type);
-      if (why || type !== v.access_type) throw precondition(`volume_capability: ${why ?? `the volume is a ${v.access_type} volume`}`);
-      const here = await this.settle(p.records.nodePath('stage', path));
-      if (here) {
-        if (here.volume_id === id && here.capability === capKey(cap)) return {};
-        throw exists(`${path} already has ${here.volume_id === id ? 'this volume staged with another capability' : `volume ${here.volume_id} staged`}`);
+      // A GlusterFS volume made by another node's controller: everything needed is in its id and context.
+      const v = gluster && !p.records.volumeById(id)
+        ? p.records.learnVolume(id, { backend: 'glusterfs', servers: gluster.target.servers.join(','), volume: gluster.target.volume })
+        : this.volume(id);
+      const why = capabilityProblem(cap, v.access_type, p.backendOf(v));
+      if (why || type !== v.access_type) {
+        this.forget(id);
+        throw precondition(`volume_capability: ${why ?? `the volume is a ${v.access_type} volume`}`);
       }
-      const other = p.records.nodePathsOf(id, 'stage');
-      if (other.length) throw precondition(`volume ${id} is already staged at ${other[0]!.path}`);
-      if (!p.records.insertNodePath({ kind: 'stage', path, volume_id: id, capability: capKey(cap), readonly: 0, device: null, staging_path: null })) throw aborted(`${path} is being staged`);
-      let made = false;
       try {
-        if (v.access_type === 'mount') {
-          if (!existsSync(path)) { mkdirSync(path, { mode: 0o750 }); made = true; }
-          await mountImage(p.imageOf(v), path, cap.mount?.mount_flags ?? []);
-          p.records.setNodePathState('stage', path, 'ready');
-        } else {
-          const dev = await attachLoop(p.imageOf(v));
-          p.records.setNodePathState('stage', path, 'ready', dev);
-        }
-      } catch (err) {
-        const row = p.records.nodePath('stage', path);
-        if (row) await undoNodePath(p, row);
-        if (made) try { rmdirSync(path); } catch { /* not empty or gone */ }
-        throw err;
+        return await this.stage(v, path, cap, gluster);
+      } finally {
+        this.forget(id); // kept only while a node path points at it
       }
-      return {};
     });
+  }
+
+  private async stage(v: VolumeRow, path: string, cap: VolumeCapability, gluster: GlusterId | null): Promise<object> {
+    const p = this.p;
+    const id = v.id;
+    const here = await this.settle(p.records.nodePath('stage', path));
+    if (here) {
+      if (here.volume_id === id && here.capability === capKey(cap)) return {};
+      throw exists(`${path} already has ${here.volume_id === id ? 'this volume staged with another capability' : `volume ${here.volume_id} staged`}`);
+    }
+    const other = p.records.nodePathsOf(id, 'stage');
+    if (other.length) throw precondition(`volume ${id} is already staged at ${other[0]!.path}`);
+    if (!p.records.insertNodePath({ kind: 'stage', path, volume_id: id, capability: capKey(cap), readonly: 0, device: null, staging_path: null })) throw aborted(`${path} is being staged`);
+    let made = false;
+    try {
+      if (gluster) {
+        // The whole Gluster volume, once for this volume on this node; publishes bind its directory.
+        if (!existsSync(path)) { mkdirSync(path, { mode: 0o750 }); made = true; }
+        mkdirSync(dirname(p.gluster.logFile()), { recursive: true }); // the FUSE client's log
+        await mountGluster(gluster.target, path, p.gluster.logFile(), cap.mount?.mount_flags ?? []);
+        if (!existsSync(join(path, 'volumes', gluster.dir))) throw notFoundCsi(`volume ${id} does not exist: Gluster volume ${gluster.target.volume} has no volumes/${gluster.dir}`);
+        p.records.setNodePathState('stage', path, 'ready');
+      } else if (v.access_type === 'mount') {
+        if (!existsSync(path)) { mkdirSync(path, { mode: 0o750 }); made = true; }
+        await mountImage(p.imageOf(v), path, cap.mount?.mount_flags ?? []);
+        p.records.setNodePathState('stage', path, 'ready');
+      } else {
+        const dev = await attachLoop(p.imageOf(v));
+        p.records.setNodePathState('stage', path, 'ready', dev);
+      }
+    } catch (err) {
+      const row = p.records.nodePath('stage', path);
+      if (row) await undoNodePath(p, row);
+      if (made) try { rmdirSync(path); } catch { /* not empty or gone */ }
+      throw err;
+    }
+    return {};
   }
 
   async NodeUnstageVolume(req: Req) {
@@ -86,13 +134,14 @@ export class Node {
     const id = requireString(req.volume_id, 'volume_id');
     const path = checkNodePath(requireString(req.staging_target_path, 'staging_target_path'), 'staging_target_path', p.allowedDirs);
     return p.locks.with([`volume:${id}`, `path:${path}`], async () => {
-      this.volume(id);
+      if (!this.known(id)) return {};
       const r = await this.settle(p.records.nodePath('stage', path));
-      if (!r || r.volume_id !== id) return {};
+      if (!r || r.volume_id !== id) { this.forget(id); return {}; }
       const pubs = p.records.nodePathsOf(id, 'publish').filter((x) => x.staging_path === path);
       if (pubs.length) throw precondition(`volume ${id} is still published at ${pubs.map((x) => x.path).join(', ')}`);
       p.records.setNodePathState('stage', path, 'removing');
       await undoNodePath(p, r);
+      this.forget(id);
       return {};
     });
   }
@@ -108,10 +157,11 @@ export class Node {
     const staging = checkNodePath(requireString(req.staging_target_path, 'staging_target_path'), 'staging_target_path', p.allowedDirs);
     const target = checkNodePath(rawTarget, 'target_path', p.allowedDirs);
     if (target === staging) throw invalid('target_path must differ from staging_target_path');
-    const readonly = !!req.readonly || cap.access_mode?.mode === 'SINGLE_NODE_READER_ONLY';
+    const readonly = !!req.readonly || READ_ONLY_MODES.includes(cap.access_mode?.mode ?? 'UNKNOWN');
     return p.locks.with([`volume:${id}`, `path:${target}`], async () => {
       const v = this.volume(id);
-      const why = capabilityProblem(cap, v.access_type);
+      const gluster = p.glusterOf(id);
+      const why = capabilityProblem(cap, v.access_type, p.backendOf(v));
       if (why || type !== v.access_type) throw precondition(`volume_capability: ${why ?? `the volume is a ${v.access_type} volume`}`);
       const here = await this.settle(p.records.nodePath('publish', target));
       if (here) {
@@ -120,8 +170,11 @@ export class Node {
       }
       const stage = p.records.nodePath('stage', staging);
       if (!stage || stage.state !== 'ready' || stage.volume_id !== id) throw precondition(`volume ${id} is not staged at ${staging}`);
+      // The spec's table: a second target path is fine for MULTI_NODE_* and SINGLE_NODE_MULTI_WRITER only.
       const others = p.records.nodePathsOf(id, 'publish');
-      if (others.length) throw precondition(`volume ${id} is already published at ${others[0]!.path}; access mode ${cap.access_mode?.mode} allows one publish on this node`);
+      const oneTarget = (m: string) => (ONE_TARGET_MODES as readonly string[]).includes(m);
+      const blocker = others.find((o) => oneTarget(modeOfKey(o.capability)) || oneTarget(cap.access_mode?.mode ?? ''));
+      if (blocker) throw precondition(`volume ${id} is already published at ${blocker.path}; access mode ${oneTarget(cap.access_mode?.mode ?? '') ? cap.access_mode?.mode : modeOfKey(blocker.capability)} allows one target path on this node`);
       // A read-only publish records no device until its own read-only loop device is
       // attached (below): undo detaches a read-only publish's device, never the stage's.
       if (!p.records.insertNodePath({ kind: 'publish', path: target, volume_id: id, capability: capKey(cap), readonly: readonly ? 1 : 0, device: readonly ? null : stage.device, staging_path: staging })) {
@@ -131,7 +184,9 @@ export class Node {
       try {
         if (v.access_type === 'mount') {
           if (!existsSync(target)) { mkdirSync(target, { mode: 0o750 }); made = true; }
-          mountAll([{ type: 'bind', source: staging, options: ['bind', ...(readonly ? ['ro'] : [])] }], target);
+          // A GlusterFS stage holds the whole Gluster volume: the pod gets its volume's directory only.
+          const source = gluster ? join(staging, 'volumes', gluster.dir) : staging;
+          mountAll([{ type: 'bind', source, options: ['bind', ...(readonly ? ['ro'] : [])] }], target);
         } else {
           if (!existsSync(target)) { writeFileSync(target, '', { mode: 0o600, flag: 'wx' }); made = true; }
           // A read-only mount does not stop writes to a device node: a read-only
@@ -156,7 +211,7 @@ export class Node {
     const id = requireString(req.volume_id, 'volume_id');
     const target = checkNodePath(requireString(req.target_path, 'target_path'), 'target_path', p.allowedDirs);
     return p.locks.with([`volume:${id}`, `path:${target}`], async () => {
-      this.volume(id);
+      if (!this.known(id)) return {};
       const r = await this.settle(p.records.nodePath('publish', target));
       if (!r || r.volume_id !== id) return {};
       p.records.setNodePathState('publish', target, 'removing');
@@ -166,9 +221,16 @@ export class Node {
     });
   }
 
-  /** The volume's stage or publish row at path; NOT_FOUND when the volume is not there. */
+  /**
+   * The volume's stage or publish row at path; NOT_FOUND when the volume is not there —
+   * also for a path that is not clean, lies outside the allowed folders or does not
+   * exist: the volume cannot be there (the spec's NodeGetVolumeStats and NodeExpandVolume tables).
+   */
   private at(v: VolumeRow, raw: string, field: string): NodePathRow {
-    const path = checkNodePath(raw, field, this.p.allowedDirs);
+    let path: string;
+    try { path = checkNodePath(raw, field, this.p.allowedDirs); } catch (err) {
+      throw notFoundCsi(`volume ${v.id} is not staged or published at ${raw}: ${(err as Error).message}`);
+    }
     const r = this.p.records.nodePath('publish', path) ?? this.p.records.nodePath('stage', path);
     if (!r || r.volume_id !== v.id || r.state !== 'ready') throw notFoundCsi(`volume ${v.id} is not staged or published at ${raw}`);
     return r;
@@ -205,6 +267,8 @@ export class Node {
         const why = capabilityProblem(req.volume_capability, v.access_type);
         if (why) throw invalid(`volume_capability: ${why}`);
       }
+      // A GlusterFS volume's quota is the controller's; there is nothing to grow on a node.
+      if (p.glusterOf(id)) return { capacity_bytes: Math.max(v.capacity, req.capacity_range?.required_bytes ?? 0) };
       const want = req.capacity_range?.required_bytes ?? 0;
       const limit = req.capacity_range?.limit_bytes ?? 0;
       if (want > v.capacity) throw outOfRange(`required_bytes ${want} is above the volume's ${v.capacity} bytes: expand it through the controller first`);
@@ -217,7 +281,7 @@ export class Node {
   }
 
   async NodeGetCapabilities() {
-    return { capabilities: ['STAGE_UNSTAGE_VOLUME', 'GET_VOLUME_STATS', 'EXPAND_VOLUME', 'VOLUME_CONDITION'].map((type) => ({ rpc: { type } })) };
+    return { capabilities: ['STAGE_UNSTAGE_VOLUME', 'GET_VOLUME_STATS', 'EXPAND_VOLUME', 'VOLUME_CONDITION', 'SINGLE_NODE_MULTI_WRITER'].map((type) => ({ rpc: { type } })) };
   }
 
   async NodeGetInfo() {

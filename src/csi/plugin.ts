@@ -10,6 +10,8 @@ import { volumeService, type VolumeService } from '../volumes/service.js';
 import { CsiRecords, type AccessType, type VolumeRow, type SnapshotRow } from './records.js';
 import { OpLocks } from './locks.js';
 import type { CsiSnapshot, CsiVolume, Topology } from './proto.js';
+import { BACKEND_KEY, glusterContext, GlusterMounts, parseGlusterVolumeId, type GlusterId } from './gluster.js';
+import type { Backend } from './validate.js';
 
 /** The topology segment that names the node a volume lives on. */
 export const TOPOLOGY_KEY = 'topology.stowage.io/node';
@@ -37,6 +39,8 @@ export interface PluginOptions {
   /** Folders staging and target paths must lie in. */
   allowedDirs: string[];
   driverName?: string;
+  /** Extra arguments for the gluster CLI (quotas of GlusterFS volumes); default --remote-host=<first server>. */
+  glusterArgs?: string[];
 }
 
 export class CsiPlugin {
@@ -47,6 +51,8 @@ export class CsiPlugin {
   readonly mode: Mode;
   readonly allowedDirs: string[];
   readonly driverName: string;
+  readonly glusterArgs: string[] | undefined;
+  readonly gluster: GlusterMounts;
 
   constructor(readonly engine: Engine, opts: PluginOptions) {
     this.layout = engine.layout;
@@ -55,7 +61,13 @@ export class CsiPlugin {
     this.mode = opts.mode;
     this.allowedDirs = opts.allowedDirs;
     this.driverName = opts.driverName ?? DEFAULT_DRIVER_NAME;
+    this.glusterArgs = opts.glusterArgs;
+    this.gluster = new GlusterMounts(this.layout);
   }
+
+  /** The Gluster volume and directory of a GlusterFS volume id, null for a local volume. */
+  glusterOf(id: string): GlusterId | null { return parseGlusterVolumeId(id, this.glusterArgs); }
+  backendOf(v: Pick<VolumeRow, 'id'>): Backend { return this.glusterOf(v.id) ? 'glusterfs' : 'local'; }
 
   /**
    * Whether a mounted ext4 volume can grow: the kernel's resize ioctl wants
@@ -91,7 +103,7 @@ export class CsiPlugin {
 
   /** A mount point where the volume's filesystem is mounted now (a stage, or stowage's own _data), else null. */
   mountedAt(v: VolumeRow): string | null {
-    if (v.access_type !== 'mount') return null;
+    if (v.access_type !== 'mount' || this.glusterOf(v.id)) return null;
     const points = new Set(mountPoints());
     for (const r of this.records.nodePathsOf(v.id)) if (r.state === 'ready' && points.has(r.path)) return r.path;
     const data = this.layout.volumeData(v.id);
@@ -99,6 +111,8 @@ export class CsiPlugin {
   }
 
   volumeCondition(v: VolumeRow): { abnormal: boolean; message: string } {
+    const g = this.glusterOf(v.id);
+    if (g) return { abnormal: false, message: `directory ${g.dir} of Gluster volume ${g.target.volume}` };
     if (!existsSync(this.imageOf(v))) return { abnormal: true, message: `the volume's image ${this.imageOf(v)} is missing` };
     if (!this.volumes.find(v.id)) return { abnormal: true, message: `stowage volume ${v.id} is missing` };
     return { abnormal: false, message: 'healthy' };
@@ -107,12 +121,15 @@ export class CsiPlugin {
   toVolume(v: VolumeRow): CsiVolume {
     const src = v.source_kind === 'snapshot' ? { snapshot: { snapshot_id: v.source_id } }
       : v.source_kind === 'volume' ? { volume: { volume_id: v.source_id } } : null;
+    const g = this.glusterOf(v.id);
+    // A GlusterFS volume is reachable from every node: no topology, and the context says where it is.
     return {
       capacity_bytes: v.capacity,
       volume_id: v.id,
-      volume_context: { [CSI_ACCESS_LABEL]: v.access_type, 'io.stowage.volume': v.id },
+      volume_context: g ? { [CSI_ACCESS_LABEL]: v.access_type, ...glusterContext(g) }
+        : { [CSI_ACCESS_LABEL]: v.access_type, [BACKEND_KEY]: 'local', 'io.stowage.volume': v.id },
       content_source: src,
-      accessible_topology: [this.topology],
+      accessible_topology: g ? [] : [this.topology],
     };
   }
 

@@ -54,8 +54,45 @@ export class CsiRecords {
       throw err;
     }
   }
-  markVolumeReady(id: string): void {
-    this.db.prepare(`UPDATE csi_volumes SET state = 'ready', owner = NULL, volume = id WHERE id = ?`).run(id);
+  /** The row turns ready; `stowageVolume`: it points at the stowage volume of the same name (local backend). */
+  markVolumeReady(id: string, stowageVolume = true): void {
+    if (stowageVolume) this.db.prepare(`UPDATE csi_volumes SET state = 'ready', owner = NULL, volume = id WHERE id = ?`).run(id);
+    else this.db.prepare(`UPDATE csi_volumes SET state = 'ready', owner = NULL WHERE id = ?`).run(id);
+  }
+  /** Ready volumes this controller made (not the shared ones a node only learned about to stage them). */
+  ownVolumes(): VolumeRow[] {
+    return this.db.prepare(`SELECT * FROM csi_volumes WHERE state = 'ready' AND id NOT IN (SELECT id FROM csi_learned_volumes) ORDER BY created_at, id`).all() as VolumeRow[];
+  }
+  isLearned(id: string): boolean {
+    return this.db.prepare('SELECT 1 FROM csi_learned_volumes WHERE id = ?').get(id) !== undefined;
+  }
+  /**
+   * Records a shared volume another node's controller made, so this node can keep node
+   * paths on it: a ready row (named by its id) and its csi_learned_volumes mark, in one transaction.
+   */
+  learnVolume(id: string, parameters: Record<string, string>): VolumeRow {
+    this.db.transaction(() => {
+      this.db.prepare(`INSERT OR IGNORE INTO csi_volumes (id, name, volume, capacity, access_type, parameters, source_kind, source_id, state, owner, created_at)
+        VALUES (?, ?, NULL, 0, 'mount', ?, '', '', 'ready', NULL, ?)`).run(id, id, JSON.stringify(parameters), Date.now());
+      this.db.prepare('INSERT OR IGNORE INTO csi_learned_volumes (id) VALUES (?)').run(id);
+    }).immediate();
+    return this.volumeById(id)!;
+  }
+  /** Forgets a learned volume once no node path points at it; false when it is not learned or still used. */
+  forgetLearned(id: string): boolean {
+    return this.db.transaction(() => {
+      if (!this.isLearned(id)) return false;
+      if (this.db.prepare('SELECT 1 FROM csi_node_paths WHERE volume_id = ?').get(id)) return false;
+      this.db.prepare('DELETE FROM csi_volumes WHERE id = ?').run(id);
+      return true;
+    }).immediate();
+  }
+  /** A learned row becomes this controller's own volume (CreateVolume of the same name here). */
+  adoptLearned(id: string, name: string, capacity: number, parameters: Record<string, string>): void {
+    this.db.transaction(() => {
+      this.db.prepare('UPDATE csi_volumes SET name = ?, capacity = ?, parameters = ? WHERE id = ?').run(name, capacity, JSON.stringify(parameters), id);
+      this.db.prepare('DELETE FROM csi_learned_volumes WHERE id = ?').run(id);
+    }).immediate();
   }
   deleteVolume(id: string): void {
     this.db.prepare('DELETE FROM csi_volumes WHERE id = ?').run(id);

@@ -7,7 +7,10 @@
 //   csi_snapshots 'creating', owner dead    row deleted, then the file
 //   csi/snapshots/*.img with no row          removed (files listed before rows are read)
 //   csi_node_paths 'creating'/'removing', owner dead   unmounted, loop device detached, row deleted
-import { readdirSync, rmSync } from 'node:fs';
+//   csi/gluster/<owner>-<n> of dead owners    the controller's Gluster mounts: unmounted, removed
+//   learned GlusterFS volumes with no node path   row deleted
+//   GlusterFS volumes 'creating', owner dead  row deleted, then the directory on the Gluster volume
+import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import { isNotFound } from '../errors.js';
 import { ownerAlive } from '../store/owner.js';
 import { unmount } from '../drivers/mount.js';
@@ -19,6 +22,20 @@ import { detachLoop, loopDevicesOf } from './backing.js';
 export async function recoverVolume(p: CsiPlugin, v: VolumeRow, force = false): Promise<void> {
   if (!force && (v.state !== 'creating' || ownerAlive(v.owner))) return;
   p.records.deleteVolume(v.id);
+  const g = p.glusterOf(v.id);
+  if (g) {
+    // The directory a dead create left, unless it turned out to be another controller's volume
+    // of that name (it has metadata then). An unreachable Gluster server must not stop the
+    // server from starting: a directory left behind is made again by the next create of that name.
+    try {
+      await p.gluster.with(g.target, (l) => {
+        if (l.readMeta(g.dir)) return;
+        l.removeQuota(g.dir);
+        l.removeVolume(g.dir);
+      });
+    } catch { /* see above */ }
+    return;
+  }
   try { await p.volumes.remove(v.id); } catch (err) { if (!isNotFound(err)) throw err; }
 }
 
@@ -38,6 +55,13 @@ export async function undoNodePath(p: CsiPlugin, r: NodePathRow): Promise<void> 
       // Attached, but the process died before recording the device: find it by the image.
       const v = p.records.volumeById(r.volume_id);
       if (v?.access_type === 'block') for (const d of await loopDevicesOf(p.imageOf(v))) await detachLoop(d);
+      // A loop mount's device is freed by the kernel (autoclear) a moment after the
+      // unmount, not always before umount returns: detach it now unless something
+      // else still mounts it, so a DeleteVolume right after never leaves it behind.
+      if (v?.access_type === 'mount' && !p.glusterOf(v.id)) {
+        const mountinfo = readFileSync('/proc/self/mountinfo', 'utf8');
+        for (const d of await loopDevicesOf(p.imageOf(v))) if (!mountinfo.includes(` ${d} `)) await detachLoop(d);
+      }
     }
   }
   p.records.deleteNodePath(r.kind, r.path);
@@ -50,6 +74,8 @@ export async function recoverAll(p: CsiPlugin): Promise<{ volumes: string[]; sna
   // Publishes before stages: a stage's mount lies under its publishes.
   const paths = p.records.allNodePaths().filter((r) => r.state !== 'ready' && !ownerAlive(r.owner)).sort((a, b) => (a.kind === 'publish' ? -1 : 1) - (b.kind === 'publish' ? -1 : 1));
   for (const r of paths) { await undoNodePath(p, r); done.paths.push(r.path); }
+  done.paths.push(...p.gluster.recover());
+  for (const v of p.records.allVolumes()) if (p.records.forgetLearned(v.id)) done.volumes.push(v.id);
   for (const v of p.records.allVolumes()) {
     if (v.state === 'creating' && !ownerAlive(v.owner)) { await recoverVolume(p, v); done.volumes.push(v.id); }
   }

@@ -18,8 +18,18 @@ export const MIN_CAPACITY = MiB;
 /** Capacity when the caller gives none. */
 export const DEFAULT_CAPACITY = 100 * MiB;
 
+/** Where a volume lives: on this node's data root, or in a Gluster volume (csi/gluster.ts). */
+export type Backend = 'local' | 'glusterfs';
+
 /** Access modes a volume on one node can honour. MULTI_NODE_* need storage shared between nodes. */
-export const SUPPORTED_MODES: readonly AccessModeName[] = ['SINGLE_NODE_WRITER', 'SINGLE_NODE_READER_ONLY'];
+export const SUPPORTED_MODES: readonly AccessModeName[] = ['SINGLE_NODE_WRITER', 'SINGLE_NODE_READER_ONLY', 'SINGLE_NODE_SINGLE_WRITER', 'SINGLE_NODE_MULTI_WRITER'];
+/** Access modes of Gluster volumes: every mode; the directory is shared storage. */
+export const GLUSTER_MODES: readonly AccessModeName[] = [...SUPPORTED_MODES, 'MULTI_NODE_READER_ONLY', 'MULTI_NODE_SINGLE_WRITER', 'MULTI_NODE_MULTI_WRITER'];
+export const modesOf = (b: Backend) => (b === 'glusterfs' ? GLUSTER_MODES : SUPPORTED_MODES);
+/** Modes under which a volume is published at one target path of one node at a time (the spec's NodePublishVolume table). */
+export const ONE_TARGET_MODES: readonly AccessModeName[] = ['SINGLE_NODE_WRITER', 'SINGLE_NODE_READER_ONLY', 'SINGLE_NODE_SINGLE_WRITER'];
+/** Modes that only read. */
+export const READ_ONLY_MODES: readonly AccessModeName[] = ['SINGLE_NODE_READER_ONLY', 'MULTI_NODE_READER_ONLY'];
 
 export function requireString(v: unknown, field: string): string {
   if (typeof v !== 'string' || v === '') throw invalid(`${field} is required`);
@@ -69,14 +79,17 @@ export function capabilityAccessType(c: VolumeCapability | null | undefined, fie
  * Why this plugin cannot honour a capability (null when it can): the access mode,
  * the filesystem type (ext4 only), mount flags that are not plain option words.
  */
-export function capabilityProblem(c: VolumeCapability, accessType?: AccessType): string | null {
+export function capabilityProblem(c: VolumeCapability, accessType?: AccessType, backend: Backend = 'local'): string | null {
   const t = c.access_type ?? (c.block ? 'block' : 'mount');
   if (accessType && t !== accessType) return `the volume is a ${accessType} volume, not a ${t} volume`;
+  if (backend === 'glusterfs' && t === 'block') return 'GlusterFS volumes are mount volumes (a directory), not block volumes';
   const mode = c.access_mode?.mode ?? 'UNKNOWN';
-  if (!SUPPORTED_MODES.includes(mode)) return `access mode ${mode} is not supported (volumes live on one node: ${SUPPORTED_MODES.join(', ')})`;
+  const modes = modesOf(backend);
+  if (!modes.includes(mode)) return `access mode ${mode} is not supported (${backend === 'local' ? 'local volumes live on one node' : 'GlusterFS volumes'}: ${modes.join(', ')})`;
   if (t === 'mount') {
     const fs = c.mount?.fs_type ?? '';
-    if (fs !== '' && fs !== 'ext4') return `fs_type ${JSON.stringify(fs)} is not supported (ext4)`;
+    const want = backend === 'local' ? 'ext4' : 'glusterfs';
+    if (fs !== '' && fs !== want) return `fs_type ${JSON.stringify(fs)} is not supported (${want})`;
     for (const f of c.mount?.mount_flags ?? []) {
       if (!/^[A-Za-z0-9_=.:+-]+$/.test(f)) return `mount flag ${JSON.stringify(f)} is not a plain mount option word`;
     }
@@ -86,12 +99,12 @@ export function capabilityProblem(c: VolumeCapability, accessType?: AccessType):
 }
 
 /** Checks a request's capabilities; returns their one access type. */
-export function checkCapabilities(caps: VolumeCapability[] | null | undefined, field = 'volume_capabilities'): AccessType {
+export function checkCapabilities(caps: VolumeCapability[] | null | undefined, field = 'volume_capabilities', backend: Backend = 'local'): AccessType {
   if (!caps || caps.length === 0) throw invalid(`${field} is required`);
   const types = new Set(caps.map((c, i) => capabilityAccessType(c, `${field}[${i}]`)));
   if (types.size > 1) throw invalid(`${field}: a volume is either block or mount, not both`);
   for (const [i, c] of caps.entries()) {
-    const why = capabilityProblem(c);
+    const why = capabilityProblem(c, undefined, backend);
     if (why) throw invalid(`${field}[${i}]: ${why}`);
   }
   return [...types][0]!;

@@ -64,6 +64,9 @@ CREATE INDEX IF NOT EXISTS volume_mounts_container ON volume_mounts(container_id
  *                   with the owner token while the mount is being made or undone, 'ready'
  *                   after; recovery finishes what a dead owner left. DeleteVolume is
  *                   refused (in SQLite, atomically) while a row points at the volume.
+ *   csi_learned_volumes  shared (GlusterFS) volumes another node's controller made, which this
+ *                   node recorded from a volume_context to stage them: not listed by ListVolumes,
+ *                   deleted with the last node path on them.
  */
 export const CSI_SCHEMA = `
 CREATE TABLE IF NOT EXISTS csi_volumes (
@@ -102,6 +105,9 @@ CREATE TABLE IF NOT EXISTS csi_node_paths (
   PRIMARY KEY (kind, path)
 );
 CREATE INDEX IF NOT EXISTS csi_node_paths_volume ON csi_node_paths(volume_id);
+CREATE TABLE IF NOT EXISTS csi_learned_volumes (
+  id           TEXT PRIMARY KEY REFERENCES csi_volumes(id) ON DELETE CASCADE
+);
 `;
 
 /**

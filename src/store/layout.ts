@@ -11,6 +11,8 @@
 //   <root>/csi/snapshots/<id>.img  CSI snapshots: copies of a volume's image (csi/ server)
 //   <root>/csi/targets/NAME/{stage,publish}  where the CSI volume driver stages and publishes volume NAME
 //   <root>/csi/driver/NAME.json  the CSI volume driver's record of volume NAME
+//   <root>/csi/gluster/<owner>-<n>  the CSI controller's mount of a Gluster volume, for one call
+//   <root>/csi/gluster-logs/fuse.log  the GlusterFS FUSE client's log (CSI GlusterFS stages and mounts)
 //   <root>/tmp/                staging: everything is built here, then renamed into place
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -56,6 +58,10 @@ export class Layout {
   /** csi/driver/NAME.json: the CSI volume driver's record of a volume (endpoint, CSI id, holders). */
   csiDriverRecord(name: string): string { return join(this.root, 'csi', 'driver', `${name}.json`); }
   get csiDriverDir(): string { return join(this.root, 'csi', 'driver'); }
+  /** csi/gluster/<owner>-<n>: the CSI controller's short-lived mounts of Gluster volumes (GlusterFS backend). */
+  get csiGlusterMountsDir(): string { return join(this.root, 'csi', 'gluster'); }
+  /** csi/gluster-logs/fuse.log: the GlusterFS FUSE client's log for the CSI server's mounts. */
+  get csiGlusterLog(): string { return join(this.root, 'csi', 'gluster-logs', 'fuse.log'); }
   get tmpDir(): string { return join(this.root, 'tmp'); }
 
   /**

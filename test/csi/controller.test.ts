@@ -24,7 +24,7 @@ describe('stowage csi: identity and controller', () => {
     const ctl = (await c.call('Controller', 'ControllerGetCapabilities')).capabilities.map((x: any) => x.rpc.type);
     for (const x of ['CREATE_DELETE_VOLUME', 'LIST_VOLUMES', 'GET_CAPACITY', 'CREATE_DELETE_SNAPSHOT', 'LIST_SNAPSHOTS', 'CLONE_VOLUME', 'EXPAND_VOLUME', 'GET_VOLUME']) assert.ok(ctl.includes(x), x);
     const node = (await c.call('Node', 'NodeGetCapabilities')).capabilities.map((x: any) => x.rpc.type);
-    assert.deepEqual(node.sort(), ['EXPAND_VOLUME', 'GET_VOLUME_STATS', 'STAGE_UNSTAGE_VOLUME', 'VOLUME_CONDITION']);
+    assert.deepEqual(node.sort(), ['EXPAND_VOLUME', 'GET_VOLUME_STATS', 'SINGLE_NODE_MULTI_WRITER', 'STAGE_UNSTAGE_VOLUME', 'VOLUME_CONDITION']);
     assert.deepEqual(await c.call('Node', 'NodeGetInfo'), { node_id: 'node-1', max_volumes_per_node: 0, accessible_topology: { segments: { 'topology.stowage.io/node': 'node-1' } } });
     // Not offered: UNIMPLEMENTED.
     await rejects(c.call('Controller', 'ControllerPublishVolume', { volume_id: 'x', node_id: 'node-1' }), status.UNIMPLEMENTED);

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { chooseCapacity, checkNodePath, checkCapabilities, DEFAULT_CAPACITY } from '../../src/csi/validate.js';
+import { backendOf, glusterFromRequest, glusterTarget, glusterVolumeId, parseGlusterVolumeId } from '../../src/csi/gluster.js';
 import { CsiError } from '../../src/csi/status.js';
 
 const MiB = 1 << 20;
@@ -46,8 +47,47 @@ describe('csi request checks', () => {
       { doc: 'ext4 named', caps: [m('SINGLE_NODE_WRITER', { fs_type: 'ext4' })], expect: 'OK' },
       { doc: 'a flag that smuggles a comma', caps: [m('SINGLE_NODE_WRITER', { mount_flags: ['ro,dev'] })], expect: 'INVALID_ARGUMENT' },
       { doc: 'no mode', caps: [{ mount: {}, access_type: 'mount' }], expect: 'INVALID_ARGUMENT' },
+      { doc: 'single node multi writer', caps: [m('SINGLE_NODE_MULTI_WRITER')], expect: 'OK' },
     ];
     for (const c of cases) assert.equal(codeOf(() => checkCapabilities(c.caps as never)), c.expect, c.doc);
+    const gluster: Array<{ doc: string; caps: unknown; expect: string }> = [
+      { doc: 'multi node writers', caps: [m('MULTI_NODE_MULTI_WRITER'), m('MULTI_NODE_READER_ONLY'), m('SINGLE_NODE_WRITER')], expect: 'OK' },
+      { doc: 'fs_type glusterfs', caps: [m('MULTI_NODE_MULTI_WRITER', { fs_type: 'glusterfs' })], expect: 'OK' },
+      { doc: 'fs_type ext4', caps: [m('MULTI_NODE_MULTI_WRITER', { fs_type: 'ext4' })], expect: 'INVALID_ARGUMENT' },
+      { doc: 'block', caps: [{ block: {}, access_type: 'block', access_mode: { mode: 'MULTI_NODE_MULTI_WRITER' } }], expect: 'INVALID_ARGUMENT' },
+    ];
+    for (const c of gluster) assert.equal(codeOf(() => checkCapabilities(c.caps as never, 'volume_capabilities', 'glusterfs')), c.expect, `glusterfs: ${c.doc}`);
+  });
+
+  it('GlusterFS parameters, volume ids and volume_context', () => {
+    const params: Array<{ doc: string; p: Record<string, string>; expect: string }> = [
+      { doc: 'none: local', p: {}, expect: 'local' },
+      { doc: 'local keeps unknown keys', p: { tier: 'fast' }, expect: 'local' },
+      { doc: 'glusterfs', p: { backend: 'glusterfs', servers: 'g1,g2', volume: 'vol' }, expect: 'glusterfs' },
+      { doc: 'provisioner keys pass', p: { backend: 'glusterfs', servers: 'g1', volume: 'v', 'csi.storage.k8s.io/pvc/name': 'x' }, expect: 'glusterfs' },
+      { doc: 'stray key on glusterfs', p: { backend: 'glusterfs', servers: 'g1', volume: 'v', quota: 'no' }, expect: 'INVALID_ARGUMENT' },
+      { doc: 'unknown backend', p: { backend: 'nfs' }, expect: 'INVALID_ARGUMENT' },
+    ];
+    for (const c of params) assert.equal(codeOf(() => backendOf(c.p)) === 'OK' ? backendOf(c.p) : codeOf(() => backendOf(c.p)), c.expect, c.doc);
+    const targets: Array<{ doc: string; p: Record<string, string>; expect: string }> = [
+      { doc: 'no servers', p: { volume: 'v' }, expect: 'INVALID_ARGUMENT' },
+      { doc: 'a port', p: { servers: 'g1:24007', volume: 'v' }, expect: 'INVALID_ARGUMENT' },
+      { doc: 'a slash in the volume', p: { servers: 'g1', volume: 'a/b' }, expect: 'INVALID_ARGUMENT' },
+      { doc: 'spaces around servers', p: { servers: ' g1 , g2 ', volume: 'v' }, expect: 'OK' },
+    ];
+    for (const c of targets) assert.equal(codeOf(() => glusterTarget(c.p)), c.expect, c.doc);
+    const dir = `csi-${'a'.repeat(32)}`;
+    const id = glusterVolumeId(glusterTarget({ servers: 'g1,g2', volume: 'vol' }), dir);
+    assert.equal(id, `glusterfs/g1,g2/vol/${dir}`);
+    assert.deepEqual(parseGlusterVolumeId(id), { target: { servers: ['g1', 'g2'], volume: 'vol' }, dir });
+    for (const bad of [`csi-${'a'.repeat(32)}`, `glusterfs/g1/vol/volumes`, `glusterfs/g1/vol/../x`, `glusterfs/g 1/vol/${dir}`, `glusterfs//vol/${dir}`]) assert.equal(parseGlusterVolumeId(bad), null, bad);
+    assert.equal(codeOf(() => glusterVolumeId(glusterTarget({ servers: 'g'.repeat(100), volume: 'v' }), dir)), 'INVALID_ARGUMENT', 'over 128 bytes');
+    const ctx = { 'io.stowage.csi.backend': 'glusterfs', 'io.stowage.gluster.servers': 'g1,g2', 'io.stowage.gluster.volume': 'vol', 'io.stowage.gluster.dir': dir };
+    assert.equal(glusterFromRequest(id, ctx)?.dir, dir);
+    assert.equal(glusterFromRequest(id, {})?.dir, dir, 'the id alone is enough');
+    assert.equal(codeOf(() => glusterFromRequest(id, { ...ctx, 'io.stowage.gluster.volume': 'other' })), 'INVALID_ARGUMENT', 'context altered');
+    assert.equal(codeOf(() => glusterFromRequest(`csi-${'0'.repeat(32)}`, ctx)), 'INVALID_ARGUMENT', 'context says glusterfs, id does not');
+    assert.equal(glusterFromRequest(`csi-${'0'.repeat(32)}`, {}), null);
   });
 
   it('checkNodePath refuses paths that escape the allowed folders', () => {

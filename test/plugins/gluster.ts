@@ -8,17 +8,32 @@
 // deletes the namespace (and with it the veth pair), and removes the brick log
 // glusterfs writes under /var/log/glusterfs.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { mkdirSync, writeFileSync, readFileSync, readdirSync, rmSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** The server's address, inside the test's own network namespace. */
 export const GLUSTER_ADDR = '10.254.254.2';
 const HOST_ADDR = '10.254.254.1';
 
+/** Pids of glusterd processes that are alive (a zombie waiting for a slow reaper does not hold the port). */
+function liveGlusterd(): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'latin1');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+      if (comm === 'glusterd' && state !== 'Z' && state !== 'X') out.push(Number(d));
+    } catch { /* gone */ }
+  }
+  return out;
+}
+
 export function glusterMissing(): string | null {
   if (process.getuid?.() !== 0) return 'glusterd needs root';
   for (const b of ['glusterd', 'gluster', 'mount.glusterfs']) if (spawnSync('sh', ['-c', `command -v ${b}`]).status !== 0) return `${b} is not installed (apt-get install glusterfs-server glusterfs-client)`;
-  if (spawnSync('pgrep', ['-x', 'glusterd']).status === 0) return 'another glusterd is running (port 24007 is taken)';
+  if (liveGlusterd().length > 0) return 'another glusterd is running (port 24007 is taken)';
   if (!existsSync('/dev/fuse')) return 'no /dev/fuse';
   return null;
 }
@@ -31,7 +46,13 @@ function run(cmd: string, args: string[]): string {
   return r.stdout;
 }
 
-export function startGluster(dir: string, volume = 'stowagetest'): GlusterServer {
+/**
+ * quota: turn directory quotas on with no soft/hard timeouts and no write-behind, so a
+ * limit holds from the first write and is reported by that write (Gluster otherwise
+ * checks usage lazily, every few seconds, and reports late); the quota
+ * daemon's files under /var/run/gluster and its mount log go with stop().
+ */
+export function startGluster(dir: string, volume = 'stowagetest', opts: { quota?: boolean } = {}): GlusterServer {
   const wd = join(dir, 'wd'), runDir = join(dir, 'run'), brick = join(dir, 'brick');
   for (const d of [wd, runDir, brick]) mkdirSync(d, { recursive: true });
   const sock = join(runDir, 'glusterd.socket');
@@ -59,6 +80,10 @@ export function startGluster(dir: string, volume = 'stowagetest'): GlusterServer
     run('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up']);
   };
   const cliArgs = [`--glusterd-sock=${sock}`];
+  // glusterd's brick and quota daemons put their sockets in /var/run/gluster whatever the
+  // run directory: the ones that appear while this server lives are its own, and go with it.
+  const runSockets = () => { try { return readdirSync('/var/run/gluster').filter((n) => n.endsWith('.socket')); } catch { return []; } };
+  const before = new Set(runSockets());
   const g = (args: string[]) => run('gluster', [...cliArgs, '--mode=script', ...args]);
   let started = false;
   const stop = () => {
@@ -77,8 +102,16 @@ export function startGluster(dir: string, volume = 'stowagetest'): GlusterServer
       spawnSync('ip', ['link', 'del', hostIf]);
       spawnSync('ip', ['netns', 'del', ns]);
     }
+    // The next server of this test run needs port 24007: wait for glusterd to be gone.
+    for (let i = 0; i < 50 && liveGlusterd().length > 0; i++) spawnSync('sleep', ['0.1']);
+    for (const n of runSockets()) if (!before.has(n)) rmSync(`/var/run/gluster/${n}`, { force: true });
     const logName = brick.slice(1).replaceAll('/', '-');
     rmSync(`/var/log/glusterfs/bricks/${logName}.log`, { force: true });
+    if (opts.quota) {
+      for (const f of ['quota_limit.pid', 'quota_list.pid', 'quota_list', 'quota_limit']) rmSync(`/var/run/gluster/${volume}_${f}`, { recursive: true, force: true });
+      rmSync(`/var/log/glusterfs/quota-mount-${volume}.log`, { force: true });
+      rmSync(`/var/log/glusterfs/quota_crawl/${logName}.log`, { force: true });
+    }
   };
   try {
     setupNet();
@@ -87,6 +120,14 @@ export function startGluster(dir: string, volume = 'stowagetest'): GlusterServer
     g(['volume', 'create', volume, `${GLUSTER_ADDR}:${brick}`, 'force']);
     started = true;
     g(['volume', 'start', volume]);
+    if (opts.quota) {
+      g(['volume', 'quota', volume, 'enable']);
+      g(['volume', 'set', volume, 'features.hard-timeout', '0']);
+      g(['volume', 'set', volume, 'features.soft-timeout', '0']);
+      // Without write-behind a write past the quota fails at once with EDQUOT; with it the
+      // failure may surface later, at close, as another error (ENOTCONN seen here).
+      g(['volume', 'set', volume, 'performance.write-behind', 'off']);
+    }
   } catch (err) {
     stop();
     throw err;

@@ -7,7 +7,7 @@ import type { GlobalOptions } from '../main.js';
 import { openEngine, collect } from '../open.js';
 import { invalidArgument } from '../../errors.js';
 
-interface CsiFlags { endpoint: string; nodeId?: string; mode: string; driverName?: string; allowedDir?: string[]; verbose?: boolean }
+interface CsiFlags { endpoint: string; nodeId?: string; mode: string; driverName?: string; allowedDir?: string[]; glusterArg?: string[]; verbose?: boolean }
 
 export function registerCsiCommand(program: Command, g: () => GlobalOptions): void {
   program.command('csi')
@@ -17,6 +17,7 @@ export function registerCsiCommand(program: Command, g: () => GlobalOptions): vo
     .addOption(new Option('--mode <mode>', 'services to serve').choices(['controller', 'node', 'both']).default('both'))
     .option('--driver-name <name>', 'plugin name reported by GetPluginInfo', 'csi.stowage.io')
     .option('--allowed-dir <dir>', 'folder staging and target paths must lie in (repeatable; default /var/lib/kubelet and <data-root>/csi/targets)', collect)
+    .option('--gluster-arg <arg>', 'extra argument for the gluster CLI when setting quotas of GlusterFS volumes, repeatable (default --remote-host=<first server>)', collect)
     .option('--verbose', 'log failed calls to stderr')
     .action(async (o: CsiFlags) => {
       const { hostname } = await import('node:os');
@@ -29,6 +30,7 @@ export function registerCsiCommand(program: Command, g: () => GlobalOptions): vo
         const allowed = o.allowedDir?.length ? o.allowedDir : ['/var/lib/kubelet', engine.layout.csiTargetsDir];
         const server = await startCsiServer(engine, o.endpoint, {
           nodeId, mode: o.mode as 'controller' | 'node' | 'both', allowedDirs: allowed, driverName: o.driverName!,
+          ...(o.glusterArg?.length ? { glusterArgs: o.glusterArg } : {}),
           ...(o.verbose ? { log: (l: string) => process.stderr.write(`csi: ${l}\n`) } : {}),
         });
         process.stderr.write(`stowage csi: serving ${o.mode} on unix://${server.socket} as node ${nodeId}\n`);

@@ -11,6 +11,8 @@
 // volume is kept in <root>/state/NAME.json, so a restarted plugin still knows.
 // Scope is global: every host that mounts the same Gluster volume sees the same data.
 //
+// The layout and the quota code are volume.ts's, shared with the CSI server's GlusterFS backend.
+//
 // Options: size (a Gluster directory quota, e.g. 10G; the Gluster volume needs quota
 // enabled, which the plugin turns on), uid, gid (owner of the volume's root
 // directory), mode (octal permissions of it).
@@ -18,6 +20,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, chownSync, chmodSync, renameSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PluginVolume, VolumePlugin } from '../sdk.js';
+import { GLUSTER_NAME, GLUSTER_VOLUME_NAME, GlusterLayout, isMountPoint, parseSize, sh } from './volume.js';
 
 export interface GlusterConfig {
   /** Gluster servers (host or host:port is not supported by the FUSE client: hosts only). */
@@ -31,59 +34,31 @@ export interface GlusterConfig {
 }
 
 const OPTIONS = ['size', 'uid', 'gid', 'mode'];
-const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
-
-function sh(cmd: string, args: string[], what: string): string {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 60_000 });
-  if (r.error) throw new Error(`${what}: ${cmd}: ${r.error.message}`);
-  if (r.status !== 0) throw new Error(`${what}: ${cmd} ${args.join(' ')} exited ${r.status}: ${(r.stderr || r.stdout).trim()}`);
-  return r.stdout;
-}
-
-function isMountPoint(p: string): boolean {
-  const want = p.replace(/\/+$/, '');
-  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const mp = line.split(' ')[4]?.replace(/\\040/g, ' ');
-    if (mp === want) return true;
-  }
-  return false;
-}
-
-function parseSize(s: string): string {
-  if (!/^\d+(\.\d+)?\s*([KMGTP]i?B?|[kmgtp]|B)?$/i.test(s.trim())) throw new Error(`invalid size ${JSON.stringify(s)}: use a number with an optional unit (K, M, G, T)`);
-  const m = /^(\d+(?:\.\d+)?)\s*([KMGTP])?/i.exec(s.trim())!;
-  return `${m[1]}${(m[2] ?? '').toUpperCase()}${m[2] ? 'B' : ''}`;
-}
 
 export class GlusterfsPlugin implements VolumePlugin {
   readonly base: string;
+  private readonly g: GlusterLayout;
 
   constructor(readonly cfg: GlusterConfig) {
     if (cfg.servers.length === 0) throw new Error('glusterfs plugin: at least one server is needed (--servers)');
-    if (!/^[A-Za-z0-9_.-]+$/.test(cfg.volume)) throw new Error(`glusterfs plugin: invalid Gluster volume name ${JSON.stringify(cfg.volume)}`);
+    if (!GLUSTER_VOLUME_NAME.test(cfg.volume)) throw new Error(`glusterfs plugin: invalid Gluster volume name ${JSON.stringify(cfg.volume)}`);
     this.base = join(cfg.root, 'gluster');
+    this.g = new GlusterLayout({ servers: cfg.servers, volume: cfg.volume, ...(cfg.glusterArgs ? { glusterArgs: cfg.glusterArgs } : {}) }, this.base);
   }
 
-  private data(name: string): string { return join(this.base, 'volumes', name); }
-  private meta(name: string): string { return join(this.base, '.stowage', `${name}.json`); }
+  private data(name: string): string { return this.g.data(name); }
+  private meta(name: string): string { return this.g.meta(name); }
   private mountpoint(name: string): string { return join(this.cfg.root, 'mounts', name); }
   private statePath(name: string): string { return join(this.cfg.root, 'state', `${name}.json`); }
 
   private check(name: string): void {
-    if (!NAME.test(name)) throw new Error(`invalid volume name ${JSON.stringify(name)}`);
+    if (!GLUSTER_NAME.test(name)) throw new Error(`invalid volume name ${JSON.stringify(name)}`);
   }
 
   /** Mounts the Gluster volume (once). */
   ensureBase(): void {
-    if (isMountPoint(this.base)) return;
-    mkdirSync(this.base, { recursive: true, mode: 0o700 });
     mkdirSync(join(this.cfg.root, 'log'), { recursive: true });
-    const [first, ...rest] = this.cfg.servers;
-    const o = [`log-file=${join(this.cfg.root, 'log', 'fuse.log')}`];
-    if (rest.length) o.push(`backup-volfile-servers=${rest.join(':')}`);
-    sh('mount', ['-t', 'glusterfs', '-o', o.join(','), `${first}:/${this.cfg.volume}`, this.base], `mounting Gluster volume ${this.cfg.volume} from ${first}`);
-    mkdirSync(join(this.base, 'volumes'), { recursive: true });
-    mkdirSync(join(this.base, '.stowage'), { recursive: true });
+    this.g.mount(join(this.cfg.root, 'log', 'fuse.log'));
   }
 
   private holders(name: string): string[] {
@@ -96,11 +71,6 @@ export class GlusterfsPlugin implements VolumePlugin {
     if (ids.length === 0) { rmSync(p, { force: true }); return; }
     writeFileSync(p + '.tmp', JSON.stringify({ ids }));
     renameSync(p + '.tmp', p);
-  }
-
-  private gluster(args: string[]): string {
-    const extra = this.cfg.glusterArgs ?? [`--remote-host=${this.cfg.servers[0]}`];
-    return sh('gluster', [...extra, '--mode=script', ...args], 'gluster');
   }
 
   create(name: string, options: Record<string, string>): void {
@@ -125,11 +95,8 @@ export class GlusterfsPlugin implements VolumePlugin {
     mkdirSync(dir, { recursive: true });
     if (uid !== undefined || gid !== undefined) chownSync(dir, uid ?? 0, gid ?? 0);
     if (mode !== undefined) chmodSync(dir, mode);
-    if (size) {
-      try { this.gluster(['volume', 'quota', this.cfg.volume, 'enable']); } catch (err) { if (!/already enabled/i.test((err as Error).message)) throw err; }
-      this.gluster(['volume', 'quota', this.cfg.volume, 'limit-usage', `/volumes/${name}`, size]);
-    }
-    writeFileSync(this.meta(name), JSON.stringify({ createdAt: new Date().toISOString(), options }));
+    if (size) this.g.setQuota(name, size);
+    this.g.writeMeta(name, { createdAt: new Date().toISOString(), options });
   }
 
   remove(name: string): void {
@@ -138,11 +105,11 @@ export class GlusterfsPlugin implements VolumePlugin {
     if (!existsSync(this.meta(name)) && !existsSync(this.data(name))) throw new Error(`no such volume: ${name}`);
     const ids = this.holders(name);
     if (ids.length) throw new Error(`volume ${name} is in use by ${ids.join(', ')}`);
-    let opts: Record<string, string> = {};
-    try { opts = JSON.parse(readFileSync(this.meta(name), 'utf8')).options ?? {}; } catch { /* none */ }
-    if (opts.size) { try { this.gluster(['volume', 'quota', this.cfg.volume, 'remove', `/volumes/${name}`]); } catch { /* the quota goes with the directory */ } }
-    rmSync(this.data(name), { recursive: true, force: true });
-    rmSync(this.meta(name), { force: true });
+    const m = this.g.readMeta(name);
+    // A CSI volume belongs to the orchestrator that asked for it: it goes through DeleteVolume.
+    if (m?.csi) throw new Error(`volume ${name} was made by stowage csi (CSI volume ${m.csi.name}); delete it through the orchestrator`);
+    if (m?.options?.size) this.g.removeQuota(name);
+    this.g.removeVolume(name);
   }
 
   mount(name: string, id: string): string {
@@ -177,10 +144,10 @@ export class GlusterfsPlugin implements VolumePlugin {
   get(name: string): PluginVolume | null {
     this.check(name);
     this.ensureBase();
-    let m: { createdAt?: string; options?: Record<string, string> };
-    try { m = JSON.parse(readFileSync(this.meta(name), 'utf8')); } catch { return null; }
+    const m = this.g.readMeta(name);
+    if (!m) return null;
     const mp = this.path(name);
-    const v: PluginVolume = { name, status: { server: this.cfg.servers.join(','), volume: this.cfg.volume, directory: `/volumes/${name}`, options: m.options ?? {}, mountedFor: this.holders(name) } };
+    const v: PluginVolume = { name, status: { server: this.cfg.servers.join(','), volume: this.cfg.volume, directory: GlusterLayout.quotaPath(name), options: m.options ?? {}, mountedFor: this.holders(name), ...(m.csi ? { csi: m.csi } : {}) } };
     if (mp) v.mountpoint = mp;
     if (m.createdAt) v.createdAt = m.createdAt;
     return v;
@@ -188,9 +155,7 @@ export class GlusterfsPlugin implements VolumePlugin {
 
   list(): PluginVolume[] {
     this.ensureBase();
-    let names: string[] = [];
-    try { names = readdirSync(join(this.base, '.stowage')).filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -5)); } catch { /* none */ }
-    return names.sort().map((n) => { const mp = this.path(n); return mp ? { name: n, mountpoint: mp } : { name: n }; });
+    return this.g.names().map((n) => { const mp = this.path(n); return mp ? { name: n, mountpoint: mp } : { name: n }; });
   }
 
   capabilities(): { scope: 'global' } { return { scope: 'global' }; }

@@ -16,7 +16,7 @@ import { invalidArgument, notFound, StowageError, type ErrorKind } from '../../e
 import { ramInBytes } from '../../mounts/gostr.js';
 import type { DriverVolume, VolumeDriver } from './driver.js';
 
-interface CsiRecord { endpoint: string; volumeId: string; capability: object; containers: string[]; published: boolean }
+interface CsiRecord { endpoint: string; volumeId: string; capability: object; containers: string[]; published: boolean; volumeContext?: Record<string, string> }
 
 const GRPC_KINDS: Record<number, ErrorKind> = { 3: 'InvalidArgument', 5: 'NotFound', 6: 'AlreadyExists', 7: 'PermissionDenied', 9: 'FailedPrecondition', 10: 'Conflict', 11: 'InvalidArgument', 12: 'NotImplemented', 14: 'Unavailable', 4: 'Unavailable' };
 
@@ -72,7 +72,8 @@ export class CsiVolumeDriver implements VolumeDriver {
       name: `stowage-${name}`, volume_capabilities: [capability], parameters, ...(size ? { capacity_range: { required_bytes: size } } : {}),
     });
     try {
-      this.write(name, { endpoint, volumeId: res.volume.volume_id, capability, containers: [], published: false });
+      // The spec wants CreateVolume's volume_context passed to every node call on the volume.
+      this.write(name, { endpoint, volumeId: res.volume.volume_id, capability, containers: [], published: false, volumeContext: res.volume.volume_context ?? {} });
     } catch (err) {
       await this.call(endpoint, 'Controller', 'DeleteVolume', { volume_id: res.volume.volume_id }).catch(() => {});
       throw err;
@@ -94,9 +95,9 @@ export class CsiVolumeDriver implements VolumeDriver {
     const t = this.targets(name);
     if (!r.published) {
       mkdirSync(t.dir, { recursive: true, mode: 0o700 });
-      await this.call(r.endpoint, 'Node', 'NodeStageVolume', { volume_id: r.volumeId, staging_target_path: t.stage, volume_capability: r.capability });
+      await this.call(r.endpoint, 'Node', 'NodeStageVolume', { volume_id: r.volumeId, staging_target_path: t.stage, volume_capability: r.capability, volume_context: r.volumeContext ?? {} });
       try {
-        await this.call(r.endpoint, 'Node', 'NodePublishVolume', { volume_id: r.volumeId, staging_target_path: t.stage, target_path: t.publish, volume_capability: r.capability });
+        await this.call(r.endpoint, 'Node', 'NodePublishVolume', { volume_id: r.volumeId, staging_target_path: t.stage, target_path: t.publish, volume_capability: r.capability, volume_context: r.volumeContext ?? {} });
       } catch (err) {
         await this.call(r.endpoint, 'Node', 'NodeUnstageVolume', { volume_id: r.volumeId, staging_target_path: t.stage }).catch(() => {});
         throw err;
