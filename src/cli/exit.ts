@@ -2,6 +2,7 @@
 // Docker's CLI exits 1 for a failed request and 125 for its own usage errors;
 // `run` adds 125/126/127 (containers issue). The category also picks the prefix.
 import { findStowageError, type ErrorKind } from '../errors.js';
+import { plainMessage } from '../errno.js';
 
 const CODES: Record<ErrorKind, number> = {
   NotFound: 1,
@@ -21,6 +22,10 @@ export function exitCodeFor(err: unknown): number {
 }
 
 export function messageFor(err: unknown): string {
+  return plainMessage(rawMessageFor(err));
+}
+
+function rawMessageFor(err: unknown): string {
   const se = findStowageError(err);
   if (se) return `Error: ${se.message}`;
   const e = err as { code?: string; message?: string; path?: string };

@@ -12,7 +12,7 @@ const program = new Command('stowage');
 program
   .description('A container storage engine: layered images, storage drivers, volumes')
   .option('--data-root <dir>', 'root of persistent stowage state (default /var/lib/stowage as root; env STOWAGE_DATA_ROOT)')
-  .addOption(new Option('-s, --storage-driver <name>', 'storage driver to use (btrfs, zfs, overlay2, fuse-overlayfs, vfs; env STOWAGE_STORAGE_DRIVER)').env('STOWAGE_STORAGE_DRIVER'))
+  .addOption(new Option('-s, --storage-driver <name>', 'storage driver to use (btrfs, zfs, overlay2, fuse-overlayfs, vfs)').env('STOWAGE_STORAGE_DRIVER'))
   .option('-v, --version', 'print version information and quit')
   .configureOutput({ writeErr: (s) => process.stderr.write(s) })
   .showHelpAfterError(false)
@@ -35,6 +35,8 @@ import { registerContainerCommands, ExitError } from './commands/containers.js';
 import { registerBuildCommands } from './commands/build.js';
 import { registerCsiCommand } from './commands/csi.js';
 import { registerPluginCommands } from './commands/plugins.js';
+import { applyDockerFlagRules } from './flags.js';
+import { plainMessage } from '../errno.js';
 
 registerImageCommands(program, globals);
 registerSystemCommands(program, globals);
@@ -44,6 +46,7 @@ registerContainerCommands(program, globals);
 registerBuildCommands(program, globals);
 registerCsiCommand(program, globals);
 registerPluginCommands(program, globals);
+applyDockerFlagRules(program);
 
 async function main(): Promise<void> {
   try {
@@ -55,7 +58,7 @@ async function main(): Promise<void> {
       process.exit(125);
     }
     if (err instanceof ExitError) {
-      process.stderr.write(err.message + '\n');
+      process.stderr.write(plainMessage(err.message) + '\n');
       process.exit(err.code);
     }
     process.stderr.write(messageFor(err) + '\n');
