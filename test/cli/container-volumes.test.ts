@@ -119,8 +119,9 @@ for (const driver of ['overlay2', 'vfs']) {
       assert.equal(await s.ok(['run', '--rm', '--mount', `type=volume,src=${long},dst=/d`, 'db:1', 'cat', '/d/f']), 'kept\n');
       await s.ok(['create', '--name', 'longuser', '-v', `${long}:/d:ro`, 'db:1', 'true']);
       const [ci] = JSON.parse(await s.ok(['inspect', 'longuser']));
-      assert.deepEqual(ci.Mounts.map((m: { Name: string; Mode: string }) => [m.Name, m.Mode]), [[long, 'ro']]);
-      await s.ok(['rm', 'longuser']);
+      // (db:1's VOLUME /var/lib/mysql is the anonymous one)
+      assert.deepEqual(ci.Mounts.map((m: { Name: string; Mode: string }) => [m.Name === long ? 'long' : m.Name.length, m.Mode]).sort(), [[64, ''], ['long', 'ro']]);
+      await s.ok(['rm', '-v', 'longuser']);
       assert.equal((await s.ok(['volume', 'rm', long])).trim(), long);
       assert.deepEqual(readdirSync(join(s.root, 'tmp')), [], 'no staging left behind');
       for (const args of [['volume', 'create', `${long}w`], ['run', '--rm', '-v', `${long}w:/d`, 'db:1', 'true']]) {
@@ -136,7 +137,7 @@ for (const driver of ['overlay2', 'vfs']) {
       const { s } = await setup(t, driver);
       await s.ok(['create', '--name', 'rel', '-v', 'data', '-v', 'C:\\data', 'db:1', 'true']);
       const [ci] = JSON.parse(await s.ok(['inspect', 'rel']));
-      assert.deepEqual(ci.Mounts.map((m: { Destination: string }) => m.Destination).sort(), ['C:\\data', 'data']);
+      assert.deepEqual(ci.Mounts.map((m: { Destination: string }) => m.Destination).sort(), ['/var/lib/mysql', 'C:\\data', 'data']);
       assert.deepEqual(ci.Config.Volumes, { 'C:\\data': {}, '/var/lib/mysql': {}, data: {} });
       assert.equal(await s.ok(['start', '-a', 'rel']), '');
       const out = await s.ok(['run', '--rm', '-v', 'data', '-v', 'C:\\data', 'db:1', 'sh', '-c', 'grep -c " /data " /proc/mounts; ls -d "/C:\\data"']);
@@ -166,9 +167,9 @@ for (const driver of ['overlay2', 'vfs']) {
         assert.ok(!r.stderr.includes(s.root), `no data-root path in ${JSON.stringify(r.stderr)}`);
       }
       const over = await s.run(['create', '-v', '/var/lib/mysql/seed.sql', 'db:1', 'true']);
-      assert.equal(over.code, 125);
+      assert.equal(over.code, 1, 'a daemon-side refusal: exit 1, as docker create');
       assert.match(over.stderr, /^Error: cannot mount volume over existing file: \/var\/lib\/mysql\/seed.sql is a file in image db:1, not a directory/);
-      assert.deepEqual((await s.ok(['volume', 'ls', '-q'])).trim(), '', 'nothing created for a refused spec');
+      assert.equal((await s.ok(['volume', 'ls', '-q'])).trim().split('\n').filter(Boolean).length, 1, "nothing created for a refused spec (cpc's anonymous volume only)");
     });
   });
 }
