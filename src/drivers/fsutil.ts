@@ -19,7 +19,9 @@ export function checkId(id: string, reserved: readonly string[] = []): void {
 
 /** A name for staging next to `final`: hidden (list() skips dot names) and unique. */
 export function stagingName(final: string, tag: string): string {
-  return join(dirname(final), `.${tag}-${basename(final)}-${randomBytes(4).toString('hex')}`);
+  // At most 200 bytes of the final name: with the tag and the random part the
+  // staging name stays under NAME_MAX even for a 255-byte final name.
+  return join(dirname(final), `.${tag}-${Buffer.from(basename(final)).subarray(0, 200).toString()}-${randomBytes(4).toString('hex')}`);
 }
 
 /** Writes a small file so that readers see the old content or the new, never a torn one. */

@@ -33,8 +33,11 @@ export function volumeNameProblem(name: string): string | null {
   return null;
 }
 
-function fail(message: string, spec: string, hint?: string): never {
-  throw invalidArgument(hint ? `${message}\nhint: ${hint}` : message, { op: 'parse mount', name: spec });
+/** The op of errors Docker's CLI finds itself (before asking the daemon): `docker create` exits 125 for them, 1 for the daemon's. */
+export const CLI_FLAG_ERROR = 'parse mount flag';
+
+function fail(message: string, spec: string, hint?: string, cli = false): never {
+  throw invalidArgument(hint ? `${message}\nhint: ${hint}` : message, { op: cli ? CLI_FLAG_ERROR : 'parse mount', name: spec });
 }
 
 // --- the daemon's checks (shared by -v and --mount) ---------------------------
@@ -216,7 +219,7 @@ function sortedObject(o: Record<string, string>): Record<string, string> {
 
 function parseMountFields(value: string, opts: { cwd?: string; checkBindSource?: boolean }): ApiMount {
   const spec = `--mount ${value}`;
-  const cliError = (msg: string, hint?: string): never => fail(`invalid argument ${goQuote(value)} for "--mount" flag: ${msg}`, spec, hint);
+  const cliError = (msg: string, hint?: string): never => fail(`invalid argument ${goQuote(value)} for "--mount" flag: ${msg}`, spec, hint, true);
   let fields: string[];
   try {
     fields = readCsvRecord(value);
@@ -303,6 +306,7 @@ function parseMountFields(value: string, opts: { cwd?: string; checkBindSource?:
     if (m.BindOptions.Propagation !== 'rprivate') cliError("option 'bind-recursive=readonly' requires 'bind-propagation=rprivate' to be specified in conjunction");
   }
   // Docker 28's CLI refuses it below API 1.44, and the reference daemon (20.10) speaks 1.41.
+  // (the API client's check, after the flags are read: docker create exits 1 for it)
   if (m.BindOptions?.ReadOnlyForceRecursive) fail('bind-recursive=readonly requires API v1.44 or later', spec, 'use bind-recursive=writable,readonly, or readonly alone');
   const problem = daemonMountProblem(m, opts.checkBindSource ?? true);
   if (problem) {
@@ -443,7 +447,7 @@ export function parseVolumeFlag(value: string, opts: { volumeDriver?: string; cw
   const split = cliSplitVolume(value);
   if ('error' in split) {
     fail(split.error, `-v ${value}`, split.error.includes('empty section') ? 'each of SOURCE, TARGET and MODE must be non-empty: -v SOURCE:TARGET[:MODE]'
-      : split.error.includes('too many colons') ? 'at most SOURCE:TARGET:MODE; use --mount for paths with colons' : undefined);
+      : split.error.includes('too many colons') ? 'at most SOURCE:TARGET:MODE; use --mount for paths with colons' : undefined, true);
   }
   if (!split.bind && split.source === '') return anonymousVolume(value, 'volume-flag', `-v ${value}`, opts.volumeDriver ?? '');
   let raw = value;

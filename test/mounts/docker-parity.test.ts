@@ -106,7 +106,8 @@ describe('mount flags side by side with Docker', () => {
       }
       if (!c.ok) {
         report.push(`${c.doc}\n    docker:  ${dr.stderr.trim().split('\n')[0]}\n    stowage: ${sr.stderr.trim().split('\n')[0]}`);
-        if (sr.code !== 125 && sr.code !== 1) wrong.push(`${line}: stowage exited ${sr.code}`);
+        // 125 for what Docker's CLI refuses itself (flag syntax), 1 for the daemon's refusals.
+        if (sr.code !== dr.code) wrong.push(`${line}: docker exited ${dr.code}, stowage ${sr.code}`);
         if (!c.err) wrong.push(`${line}: the case names no substance (err) to compare`);
         else {
           if (!has(sr.stderr, c.err)) wrong.push(`${line}\n    stowage's message lacks ${String(c.err)}: ${sr.stderr.trim()}`);

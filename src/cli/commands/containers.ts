@@ -9,7 +9,9 @@ import type { GlobalOptions } from '../main.js';
 import { withEngine, collect, forEachArg } from '../open.js';
 import { inspectAction } from './images.js';
 import { compileTemplate, humanSize, renderTemplate, since, table, humanDuration } from '../format.js';
-import { invalidArgument, StowageError } from '../../errors.js';
+import { invalidArgument, StowageError, findStowageError } from '../../errors.js';
+import { CLI_FLAG_ERROR } from '../../mounts/parse.js';
+import { messageFor } from '../exit.js';
 import type { Engine } from '../../engine.js';
 import type { ContainerRecord } from '../../containers/types.js';
 import type { CreateOptions } from '../../containers/service.js';
@@ -201,7 +203,14 @@ function exitFromState(e: Engine, id: string): number {
 export function registerContainerCommands(program: Command, g: () => GlobalOptions): void {
   const create = (cmd: Command) => runFlags(cmd.argument('<IMAGE>').argument('[COMMAND...]'))
     .action(async (image: string, cmd: string[], f: RunFlags) => withEngine(g(), async (e) => {
-      const c = await e.containers.create(createOptions(image, cmd, normFlags(f)));
+      let c: ContainerRecord;
+      try {
+        c = await e.containers.create(createOptions(image, cmd, normFlags(f)));
+      } catch (err) {
+        // Docker's CLI exits 125 for the flag errors it finds itself, 1 for the daemon's refusals.
+        if (findStowageError(err)?.op === CLI_FLAG_ERROR) throw new ExitError(125, messageFor(err));
+        throw err;
+      }
       out(c.Id + '\n');
     }));
   create(program.command('create').description('Create a new container'));
