@@ -48,5 +48,9 @@ export function plainMessage(msg: string): string {
     .replace(SPAWN, (_all, cmd: string, code: string) => `${cmd}: ${code === 'ENOENT' ? 'executable file not found in $PATH' : errnoPhrase(code)}`)
     .replace(NODE_FS, (_all, code: string, syscall: string, path?: string, dest?: string) =>
       `${syscall}${path !== undefined ? ` ${path}` : ''}${dest !== undefined ? ` to ${dest}` : ''}: ${errnoPhrase(code)}`)
-    .replace(BARE, (_all, code: string, rest: string) => (code in PHRASES ? errnoPhrase(code) : rest));
+    .replace(BARE, (_all, code: string, rest: string) => (code in PHRASES ? errnoPhrase(code) : rest))
+    // a lone code ("mount … on …: ENOENT", from a native call): its phrase
+    .replace(LONE, (all, code: string) => (code in PHRASES ? errnoPhrase(code) : all));
 }
+
+const LONE = /\b(E[A-Z0-9]{2,})\b(?!:)/g;

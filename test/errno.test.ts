@@ -37,6 +37,8 @@ describe('errno text', () => {
     assert.equal(messageFor(failedPrecondition(`copying into volume v: ${inner}`)), 'Error: copying into volume v: lstat /var/lib/x: no such file or directory');
     assert.equal(plainMessage('volume name is too long (256 characters)'), 'volume name is too long (256 characters)');
     assert.equal(plainMessage('spawn mkfs.ext4 ENOENT'), 'mkfs.ext4: executable file not found in $PATH');
+    assert.equal(plainMessage('failed to mount local volume v: mount none /d [bind] on /r/_data: ENOENT'), 'failed to mount local volume v: mount none /d [bind] on /r/_data: no such file or directory');
+    assert.equal(plainMessage('unexpected EOF; EXAMPLE stays'), 'unexpected EOF; EXAMPLE stays');
     assert.equal(errnoPhrase('EBUSY'), 'device or resource busy (still mounted or in use)');
   });
 });

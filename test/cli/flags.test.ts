@@ -7,6 +7,9 @@ import assert from 'node:assert/strict';
 import { Command, CommanderError } from 'commander';
 import { applyDockerFlagRules, pflagShorthands } from '../../src/cli/flags.js';
 import { collect } from '../../src/cli/open.js';
+import { join } from 'node:path';
+import { tempDir } from '../helpers/env.js';
+import { stowage } from '../helpers/cli.js';
 
 function runLike(): Command {
   const program = new Command('stowage').exitOverride().enablePositionalOptions().configureOutput({ writeErr: () => {}, writeOut: () => {} });
@@ -66,4 +69,21 @@ describe("an unknown flag, in Docker's words", () => {
       assert.throws(() => parse(c.args), (err: unknown) => err instanceof CommanderError && err.code === 'commander.unknownOption' && err.message === c.expect && err.exitCode === 125);
     });
   }
+});
+
+describe('through the real CLI', () => {
+  it("an unknown flag exits 125 with Docker's words; --storage-driver's help names its variable once", async (t) => {
+    const s = stowage(join(tempDir(t), 'root'), 'vfs');
+    for (const [args, expect] of [
+      [['run', '--bogus', 'img'], "unknown flag: --bogus\nSee 'stowage run --help'.\n"],
+      [['volume', 'create', '-z'], "unknown shorthand flag: 'z' in -z\nSee 'stowage volume create --help'.\n"],
+    ] as const) {
+      const r = await s.run([...args]);
+      assert.equal(r.code, 125);
+      assert.equal(r.stderr, expect);
+    }
+    const help = await s.ok(['--help']);
+    const line = help.split('\n').find((l) => l.includes('--storage-driver'))!;
+    assert.equal(line.split('STOWAGE_STORAGE_DRIVER').length - 1, 1, line);
+  });
 });
