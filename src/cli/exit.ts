@@ -2,6 +2,7 @@
 // Docker's CLI exits 1 for a failed request and 125 for its own usage errors;
 // `run` adds 125/126/127 (containers issue). The category also picks the prefix.
 import { findStowageError, isNoSpace, type ErrorKind } from '../errors.js';
+import { plainMessage } from '../errno.js';
 
 const CODES: Record<ErrorKind, number> = {
   NotFound: 1,
@@ -28,6 +29,10 @@ export function messageFor(err: unknown): string {
     const path = (err as { path?: string }).path;
     return `Error: no space left on device${path ? ` (writing ${path})` : ''}: the filesystem holding the data root is full. Free some space and try again; the store is unchanged.`;
   }
+  return plainMessage(rawMessageFor(err));
+}
+
+function rawMessageFor(err: unknown): string {
   const se = findStowageError(err);
   if (se) return `Error: ${se.message}`;
   const e = err as { code?: string; message?: string; path?: string };

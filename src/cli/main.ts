@@ -13,7 +13,7 @@ const program = new Command('stowage');
 program
   .description('A container storage engine: layered images, storage drivers, volumes')
   .option('--data-root <dir>', 'root of persistent stowage state (default /var/lib/stowage as root; env STOWAGE_DATA_ROOT)')
-  .addOption(new Option('-s, --storage-driver <name>', 'storage driver to use (btrfs, zfs, overlay2, fuse-overlayfs, vfs; env STOWAGE_STORAGE_DRIVER)').env('STOWAGE_STORAGE_DRIVER'))
+  .addOption(new Option('-s, --storage-driver <name>', 'storage driver to use (btrfs, zfs, overlay2, fuse-overlayfs, vfs)').env('STOWAGE_STORAGE_DRIVER'))
   .option('-v, --version', 'print version information and quit')
   .configureOutput({ writeErr: (s) => process.stderr.write(s) })
   .showHelpAfterError(false)
@@ -39,6 +39,8 @@ import { registerPluginCommands } from './commands/plugins.js';
 import { registerServeCommand } from './commands/serve.js';
 import { registerStreamCommands } from './commands/streams.js';
 import { registerRegistryCommands } from './commands/registry.js';
+import { applyDockerFlagRules } from './flags.js';
+import { plainMessage } from '../errno.js';
 
 registerImageCommands(program, globals);
 registerSystemCommands(program, globals);
@@ -51,6 +53,7 @@ registerPluginCommands(program, globals);
 registerServeCommand(program, globals);
 registerStreamCommands(program, globals);
 registerRegistryCommands(program, globals);
+applyDockerFlagRules(program);
 
 async function main(args: string[]): Promise<void> {
   try {
@@ -62,7 +65,7 @@ async function main(args: string[]): Promise<void> {
       process.exit(125);
     }
     if (err instanceof ExitError) {
-      process.stderr.write(err.message + '\n');
+      process.stderr.write(plainMessage(err.message) + '\n');
       process.exit(err.code);
     }
     process.stderr.write(messageFor(err) + '\n');

@@ -14,7 +14,7 @@ const DIRS = ['proc', 'sys', 'dev'];
 const FILES = ['etc/hostname', 'etc/hosts', 'etc/resolv.conf'];
 
 /** The image's view of path (top layer first), or undefined when absent or deleted. */
-function lookup(src: ChangeSource | null, path: string): Stats | undefined {
+export function lookup(src: ChangeSource | null, path: string): Stats | undefined {
   if (!src) return undefined;
   const roots = src.kind === 'upper' ? [src.dir, ...src.lower] : [src.dir];
   for (const r of roots) {

@@ -17,8 +17,9 @@ import { reconcile } from './lifecycle.js';
 import { rootfsPath, mountRootfs, releaseRootfs } from './rootfs.js';
 import { readLog } from './logs.js';
 import { initLayerTar } from './init-layer.js';
-import { planMounts, attachVolumes, inspectMounts, ociMounts, releaseMounts, removeAnonymousVolumes } from './mounts.js';
+import { planMounts, attachVolumes, ociMounts, releaseMounts, removeAnonymousVolumes } from './mounts.js';
 import { resolveInRoot } from '../runtime/spec.js';
+import { parseContainerMounts, parseVolumesFrom } from '../mounts/index.js';
 import { changes, exportChanges, exportTree, type Change } from '../archive/changes.js';
 import { parseImageConfig, type ImageConfig } from '../images/config.js';
 import { applyChanges } from '../images/changes.js';
@@ -77,6 +78,10 @@ export class ContainerService {
   }
 
   async create(o: CreateOptions): Promise<ContainerRecord> {
+    // The mount flags first, as Docker's CLI reads them before anything else: a spec the
+    // shell split (`--mount type=bind, source=…`) is named as such, not as a bad image name.
+    parseContainerMounts({ volumes: o.volumes ?? [], mounts: o.mounts ?? [], tmpfs: o.tmpfs ?? [], cwd: process.cwd() });
+    for (const vf of o.volumesFrom ?? []) parseVolumesFrom(vf);
     await this.engine.recover();
     let img;
     try {
@@ -136,16 +141,21 @@ export class ContainerService {
       Binds: null,
     };
     // Volumes first (anonymous ones are removed again if the create fails).
+    const top = img.topLayer ? this.engine.layers.get(img.topLayer)! : null;
     const plan = await planMounts(this.engine, {
       volumes: o.volumes ?? [], mounts: o.mounts ?? [], tmpfs: o.tmpfs ?? [], volumesFrom: o.volumesFrom ?? [],
       ...(o.volumeDriver ? { volumeDriver: o.volumeDriver } : {}),
-    }, Object.keys(ic.Volumes ?? {}));
-    hostConfig.Binds = o.volumes?.length ? [...o.volumes] : null;
-    if (o.mounts?.length) hostConfig.Mounts = plan.specs.filter((m) => m.origin === 'mount-flag').map((m) => ({ Type: m.type, Source: m.source, Target: m.target, ReadOnly: m.readOnly }));
-    if (o.tmpfs?.length) hostConfig.Tmpfs = Object.fromEntries(o.tmpfs.map((t) => { const i = t.indexOf(':'); return i < 0 ? [t, ''] : [t.slice(0, i), t.slice(i + 1)]; }));
-    if (o.volumeDriver) hostConfig.VolumeDriver = o.volumeDriver;
-    if (o.volumesFrom?.length) hostConfig.VolumesFrom = [...o.volumesFrom];
-    const top = img.topLayer ? this.engine.layers.get(img.topLayer)! : null;
+    }, Object.keys(ic.Volumes ?? {}), { source: top ? this.engine.driver.changeSource(top.id) : null, ref: o.image });
+    // The mount parts of HostConfig and Config as Docker keeps them (see MountPlan).
+    hostConfig.Binds = plan.binds;
+    if (plan.hostMounts.length) hostConfig.Mounts = plan.hostMounts;
+    if (Object.keys(plan.tmpfs).length) hostConfig.Tmpfs = plan.tmpfs;
+    hostConfig.VolumeDriver = o.volumeDriver ?? '';
+    hostConfig.VolumesFrom = o.volumesFrom?.length ? [...o.volumesFrom] : null;
+    const configVolumes: Record<string, object> = { ...(ic.Volumes ?? {}) };
+    for (const p of plan.anonymousPaths) configVolumes[p] = {};
+    // Go writes map keys sorted.
+    config.Volumes = Object.keys(configVolumes).length ? Object.fromEntries(Object.entries(configVolumes).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : null;
     // Layers first (leased), then the row, then the folder; a crash leaves only garbage recovery removes.
     // The init layer holds the runtime's mount points when the image lacks them (see init-layer.ts).
     let base = top;
@@ -165,7 +175,7 @@ export class ContainerService {
         Id: id, Name: name, Created: new Date().toISOString(), Path: args[0]!, Args: args.slice(1),
         Image: img.id, ImageRef: o.image, Driver: this.engine.driver.name, LayerId: layer.id,
         Config: config, HostConfig: hostConfig, State: initialState(), RestartCount: 0,
-        Mounts: inspectMounts(this.engine, plan.specs), MountSpecs: plan.specs,
+        Mounts: plan.inspect, MountSpecs: plan.specs,
       };
       this.store.insert(rec);
       inserted = true;
@@ -396,8 +406,18 @@ export class ContainerService {
         from = join(resolveInRoot(root, posix.dirname(src.path)), posix.basename(src.path));
         if (!lexists(from)) throw notFound(`Could not find the file ${src.path} in container ${ref}`, { name: src.path });
         to = dst.path;
+        // Docker's checks of the host side, in Docker's words (never cp(1)'s or an errno's).
+        const parent = posix.dirname(to.endsWith('/') ? to.slice(0, -1) || '/' : to);
+        const pst = statOrUndefined(parent);
+        if (!pst) throw notFound(`invalid output path: directory ${JSON.stringify(parent)} does not exist`, { name: to });
+        if (!pst.isDirectory()) throw invalidArgument(`stat ${parent}: not a directory`, { name: to });
+        if (to.endsWith('/') && !statOrUndefined(to)?.isDirectory()) throw notFound(`no such directory: ${to}`, { name: to });
       } else {
         if (!existsSync(src.path)) throw notFound(`could not find the local file ${src.path}`, { name: src.path });
+        const parentPath = posix.dirname(posix.join('/', dst.path));
+        const parent = statOrUndefined(resolveInRoot(root, parentPath));
+        if (!parent) throw notFound(`Could not find the file ${parentPath} in container ${ref}`, { name: dst.path });
+        if (!parent.isDirectory()) throw invalidArgument(`extraction point is not a directory: ${parentPath} is not a directory in container ${ref}`, { name: dst.path });
         const target = resolveInRoot(root, dst.path);
         const targetIsDir = existsSync(target) && statSync(target).isDirectory();
         to = targetIsDir ? join(target, basename(src.path)) : target;
@@ -412,7 +432,9 @@ export class ContainerService {
         let err = '';
         p.stderr.on('data', (b: Buffer) => (err += b.toString()));
         p.on('error', reject);
-        p.on('close', (code) => (code === 0 ? resolve() : reject(failedPrecondition(`copy failed: ${err.trim()}`))));
+        // cp(1)'s message names paths under the data root: show them as paths in the container.
+        const shown = () => err.trim().split(root).join('').replace(/^cp: /gm, '');
+        p.on('close', (code) => (code === 0 ? resolve() : reject(failedPrecondition(`copy failed: ${shown()}`))));
       });
     });
   }
@@ -519,4 +541,8 @@ function signalNumberText(sig: string): string {
   const n: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGUSR1: 10, SIGUSR2: 12, SIGTERM: 15, SIGCONT: 18, SIGSTOP: 19, SIGWINCH: 28 };
   const k = sig.toUpperCase().startsWith('SIG') ? sig.toUpperCase() : `SIG${sig.toUpperCase()}`;
   return String(n[k] ?? sig);
+}
+
+function statOrUndefined(p: string): import('node:fs').Stats | undefined {
+  try { return statSync(p); } catch { return undefined; }
 }

@@ -25,7 +25,9 @@ export function checkId(id: string, reserved: readonly string[] = []): void {
  * removes only what a dead process left (isStaleStaging), never a live one's work.
  */
 export function stagingName(final: string, tag: string): string {
-  return join(dirname(final), `.${tag}-${ownerToken().replace(':', '_')}-${basename(final)}-${randomBytes(4).toString('hex')}`);
+  // At most 180 bytes of the final name: with the tag, the owner token and the random
+  // part the staging name stays under NAME_MAX even for a 255-byte final name.
+  return join(dirname(final), `.${tag}-${ownerToken().replace(':', '_')}-${Buffer.from(basename(final)).subarray(0, 180).toString()}-${randomBytes(4).toString('hex')}`);
 }
 
 const STAGING_RE = /^\.(tmp|rm)-(?:(\d+)_(\d+)-)?(.*)-[0-9a-f]{8}$/;

@@ -24,14 +24,20 @@ export const DEFAULT_VOLUME_DRIVER = 'local';
 /** Docker's message for a bad local volume name, or null when the name is fine. */
 export function volumeNameProblem(name: string): string | null {
   if (name.length === 1) return 'volume name is too short, names should be at least two alphanumeric characters';
+  // A local volume is the folder volumes/NAME: NAME_MAX (255 bytes) bounds it. Docker finds
+  // out at mkdir ("file name too long"); saying so up front names the limit.
+  if (name.length > 255) return `volume name is too long (${name.length} characters): a local volume's name has at most 255`;
   if (!VOLUME_NAME_RE.test(name)) {
     return `${goQuote(name)} includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`;
   }
   return null;
 }
 
-function fail(message: string, spec: string, hint?: string): never {
-  throw invalidArgument(hint ? `${message}\nhint: ${hint}` : message, { op: 'parse mount', name: spec });
+/** The op of errors Docker's CLI finds itself (before asking the daemon): `docker create` exits 125 for them, 1 for the daemon's. */
+export const CLI_FLAG_ERROR = 'parse mount flag';
+
+function fail(message: string, spec: string, hint?: string, cli = false): never {
+  throw invalidArgument(hint ? `${message}\nhint: ${hint}` : message, { op: cli ? CLI_FLAG_ERROR : 'parse mount', name: spec });
 }
 
 // --- the daemon's checks (shared by -v and --mount) ---------------------------
@@ -107,6 +113,7 @@ function toSpec(m: ApiMount, origin: MountSpec['origin'], spec: string, createHo
       readOnlyForceRecursive: !!m.BindOptions?.ReadOnlyForceRecursive,
       createHostPath,
     };
+    if (m.BindOptions?.Propagation) b.propagationGiven = true;
     out.bind = b;
   } else if (m.Type === 'volume') {
     out.source = m.Source;
@@ -158,8 +165,61 @@ function mountHint(value: string, field: string, key: string): string | undefine
  * cwd makes "./x" sources absolute (the CLI does this for any source starting with ".").
  */
 export function parseMountFlag(value: string, opts: { cwd?: string; checkBindSource?: boolean } = {}): MountSpec {
+  return toSpec(parseMountFields(value, opts), 'mount-flag', `--mount ${value}`, false);
+}
+
+/**
+ * The entry Docker keeps in HostConfig.Mounts for one --mount value: the API Mount
+ * object the CLI sends, in Go's field order with its omitempty rules (a ./ source
+ * made absolute, the target as written, propagation lower-cased; VolumeOptions
+ * always carries a DriverConfig). Throws as parseMountFlag does.
+ */
+export function hostConfigMount(value: string, opts: { cwd?: string } = {}): Record<string, unknown> {
+  const m = parseMountFields(value, { ...opts, checkBindSource: false });
+  const out: Record<string, unknown> = { Type: m.Type };
+  if (m.Source) out.Source = m.Source;
+  out.Target = m.Target;
+  if (m.ReadOnly) out.ReadOnly = true;
+  if (m.Consistency) out.Consistency = m.Consistency;
+  const b = m.BindOptions;
+  if (b) {
+    const o: Record<string, unknown> = {};
+    if (b.Propagation) o.Propagation = b.Propagation;
+    if (b.NonRecursive) o.NonRecursive = true;
+    if (b.ReadOnlyNonRecursive) o.ReadOnlyNonRecursive = true;
+    if (b.ReadOnlyForceRecursive) o.ReadOnlyForceRecursive = true;
+    out.BindOptions = o;
+  }
+  const v = m.VolumeOptions;
+  if (v) {
+    const o: Record<string, unknown> = {};
+    if (v.NoCopy) o.NoCopy = true;
+    if (v.Labels && Object.keys(v.Labels).length) o.Labels = sortedObject(v.Labels);
+    if (v.Subpath) o.Subpath = v.Subpath;
+    const dc: Record<string, unknown> = {};
+    if (v.DriverName) dc.Name = v.DriverName;
+    if (v.DriverOptions && Object.keys(v.DriverOptions).length) dc.Options = sortedObject(v.DriverOptions);
+    o.DriverConfig = dc;
+    out.VolumeOptions = o;
+  }
+  const t = m.TmpfsOptions;
+  if (t) {
+    const o: Record<string, unknown> = {};
+    if (t.SizeBytes) o.SizeBytes = t.SizeBytes;
+    if (t.Mode) o.Mode = t.Mode;
+    out.TmpfsOptions = o;
+  }
+  return out;
+}
+
+/** Go marshals map keys sorted. */
+function sortedObject(o: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+function parseMountFields(value: string, opts: { cwd?: string; checkBindSource?: boolean }): ApiMount {
   const spec = `--mount ${value}`;
-  const cliError = (msg: string, hint?: string): never => fail(`invalid argument ${goQuote(value)} for "--mount" flag: ${msg}`, spec, hint);
+  const cliError = (msg: string, hint?: string): never => fail(`invalid argument ${goQuote(value)} for "--mount" flag: ${msg}`, spec, hint, true);
   let fields: string[];
   try {
     fields = readCsvRecord(value);
@@ -246,6 +306,7 @@ export function parseMountFlag(value: string, opts: { cwd?: string; checkBindSou
     if (m.BindOptions.Propagation !== 'rprivate') cliError("option 'bind-recursive=readonly' requires 'bind-propagation=rprivate' to be specified in conjunction");
   }
   // Docker 28's CLI refuses it below API 1.44, and the reference daemon (20.10) speaks 1.41.
+  // (the API client's check, after the flags are read: docker create exits 1 for it)
   if (m.BindOptions?.ReadOnlyForceRecursive) fail('bind-recursive=readonly requires API v1.44 or later', spec, 'use bind-recursive=writable,readonly, or readonly alone');
   const problem = daemonMountProblem(m, opts.checkBindSource ?? true);
   if (problem) {
@@ -256,7 +317,7 @@ export function parseMountFlag(value: string, opts: { cwd?: string; checkBindSou
     else if (problem.includes('ReadOnly mode when using anonymous')) hint = 'give the volume a name (source=NAME) to mount it read-only';
     fail(`${problem} (in ${spec})`, spec, hint);
   }
-  return toSpec(m, 'mount-flag', spec, false);
+  return m;
 }
 
 // --- -v / --volume ---------------------------------------------------------------
@@ -329,6 +390,7 @@ function parseBindString(raw: string, volumeDriver: string, display: string): Mo
     fail(`${invalidSpec}: ${problem}`, spec, hint);
   }
   const out = toSpec(m, 'volume-flag', spec, true);
+  if (mode !== '') out.mode = mode;
   const label = words.find((w) => LABEL_MODES.has(w));
   if (label) out.relabel = label as 'z' | 'Z';
   const cons = words.find((w) => CONSISTENCY_MODES.has(w));
@@ -338,6 +400,7 @@ function parseBindString(raw: string, volumeDriver: string, display: string): Mo
     if (why) {
       fail(`create ${out.source}: ${why}`, spec, /[/~]/.test(out.source) || out.source.startsWith('.')
         ? `a source that is not an absolute path is a volume name; for a host directory give an absolute path (-v "$PWD/${out.source.replace(/^\.\//, '')}:${out.target}") or start it with ./`
+        : why.includes('too long') ? 'use a name of at most 255 characters'
         : 'volume names are letters, digits, "_", "." and "-", starting with a letter or digit, at least two characters');
     }
   }
@@ -384,7 +447,7 @@ export function parseVolumeFlag(value: string, opts: { volumeDriver?: string; cw
   const split = cliSplitVolume(value);
   if ('error' in split) {
     fail(split.error, `-v ${value}`, split.error.includes('empty section') ? 'each of SOURCE, TARGET and MODE must be non-empty: -v SOURCE:TARGET[:MODE]'
-      : split.error.includes('too many colons') ? 'at most SOURCE:TARGET:MODE; use --mount for paths with colons' : undefined);
+      : split.error.includes('too many colons') ? 'at most SOURCE:TARGET:MODE; use --mount for paths with colons' : undefined, true);
   }
   if (!split.bind && split.source === '') return anonymousVolume(value, 'volume-flag', `-v ${value}`, opts.volumeDriver ?? '');
   let raw = value;
@@ -402,11 +465,16 @@ export function parseVolumeFlag(value: string, opts: { volumeDriver?: string; cw
  * path as given at create time; the target is made absolute and cleaned.
  */
 export function anonymousVolume(path: string, origin: MountSpec['origin'], spec: string, volumeDriver = ''): MountSpec {
-  const target = cleanPath('/' + path.replace(/\\/g, '/'));
-  return {
+  // Docker 20.10 keeps a relative path as the destination ("data", "a:/data", "C:\\data"
+  // as written, backslashes and all) and its runtime mounts it under "/": so does stowage.
+  const target = cleanPath('/' + path);
+  const out: MountSpec = {
     type: 'volume', source: '', target, readOnly: false, origin, spec,
     volume: { driver: volumeDriver || DEFAULT_VOLUME_DRIVER, noCopy: false, labels: {}, options: {}, subpath: '' },
   };
+  const destination = cleanPath(path);
+  if (destination !== target) out.destination = destination;
+  return out;
 }
 
 // --- --tmpfs and --volumes-from ------------------------------------------------------

@@ -20,6 +20,8 @@ export interface BindOptions {
   readOnlyForceRecursive: boolean;
   /** -v creates a missing host directory at start; --mount refuses a missing source (checked at parse). */
   createHostPath: boolean;
+  /** The user named the propagation (a default one may change: a bind of the data root gets rslave, as Docker). */
+  propagationGiven?: boolean;
 }
 
 export interface VolumeOptions {
@@ -67,6 +69,14 @@ export interface MountSpec {
   relabel?: 'z' | 'Z';
   /** -v's / --mount's consistency (cached, delegated, consistent): accepted and ignored on Linux, as Docker. */
   consistency?: string;
+  /** -v's mode words exactly as written ("ro,nocopy", "Z", "rslave"): inspect's `Mode` shows them. */
+  mode?: string;
+  /**
+   * The destination as Docker reports it, when it differs from target: an anonymous
+   * -v volume at a relative path ("data", "a:/data") keeps it as written (cleaned,
+   * not made absolute); the runtime mounts it at target ("/" + it).
+   */
+  destination?: string;
 }
 
 /** What `create`/`run` collect from their flags; parseContainerMounts turns it into MountSpecs. */

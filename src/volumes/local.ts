@@ -35,7 +35,9 @@ export class LocalDriver {
 
   /** Makes volumes/NAME with an empty _data (and its quota image), atomically. */
   create(name: string, opts: LocalOptions): void {
-    const stage = this.layout.tmpPath(`volume-${name}`);
+    // Staging names carry only a prefix of the volume's name: a 255-character name (the
+    // most a local volume may have) plus the owner token would overflow NAME_MAX.
+    const stage = this.layout.tmpPath(`volume-${name.slice(0, 32)}`);
     try {
       mkdirSync(`${stage}/_data`, { recursive: true, mode: 0o755 });
       chmodSync(stage, 0o701);
@@ -101,7 +103,7 @@ export class LocalDriver {
     unmount(this.layout.volumeData(name));
     const left = mountsUnder(dir);
     if (left.length) throw internal(`volume ${name}: still mounted at ${left.join(', ')}; not deleting its files`);
-    const trash = this.layout.tmpPath(`volume-rm-${name}`);
+    const trash = this.layout.tmpPath(`volume-rm-${name.slice(0, 32)}`);
     try {
       renameSync(dir, trash);
     } catch (err) {

@@ -106,4 +106,70 @@ for (const driver of ['overlay2', 'vfs']) {
       assert.match(await s.ok(['system', 'check']), /No problems found/);
     });
   });
+
+  describe(`volume names, destinations and messages on ${driver}`, () => {
+    it('a volume name of 255 characters works end to end; 256 is refused with the limit named; no errno text', async (t) => {
+      if (!requiresRoot(t)) return;
+      const { s } = await setup(t, driver);
+      const long = 'v'.repeat(255);
+      assert.equal((await s.ok(['volume', 'create', long])).trim(), long);
+      const [vi] = JSON.parse(await s.ok(['volume', 'inspect', long]));
+      assert.equal(vi.Mountpoint, join(s.root, 'volumes', long, '_data'));
+      await s.ok(['run', '--rm', '-v', `${long}:/d`, 'db:1', 'sh', '-c', 'echo kept > /d/f']);
+      assert.equal(await s.ok(['run', '--rm', '--mount', `type=volume,src=${long},dst=/d`, 'db:1', 'cat', '/d/f']), 'kept\n');
+      await s.ok(['create', '--name', 'longuser', '-v', `${long}:/d:ro`, 'db:1', 'true']);
+      const [ci] = JSON.parse(await s.ok(['inspect', 'longuser']));
+      // (db:1's VOLUME /var/lib/mysql is the anonymous one)
+      assert.deepEqual(ci.Mounts.map((m: { Name: string; Mode: string }) => [m.Name === long ? 'long' : m.Name.length, m.Mode]).sort(), [[64, ''], ['long', 'ro']]);
+      await s.ok(['rm', '-v', 'longuser']);
+      assert.equal((await s.ok(['volume', 'rm', long])).trim(), long);
+      assert.deepEqual(readdirSync(join(s.root, 'tmp')), [], 'no staging left behind');
+      for (const args of [['volume', 'create', `${long}w`], ['run', '--rm', '-v', `${long}w:/d`, 'db:1', 'true']]) {
+        const r = await s.run(args);
+        assert.notEqual(r.code, 0);
+        assert.match(r.stderr, /volume name is too long \(256 characters\): a local volume's name has at most 255/);
+        assert.doesNotMatch(r.stderr, /\bE[A-Z]{3,}\b/);
+      }
+    });
+
+    it('relative and drive-letter anonymous destinations are kept as written and mounted under /, as Docker does', async (t) => {
+      if (!requiresRoot(t)) return;
+      const { s } = await setup(t, driver);
+      await s.ok(['create', '--name', 'rel', '-v', 'data', '-v', 'C:\\data', 'db:1', 'true']);
+      const [ci] = JSON.parse(await s.ok(['inspect', 'rel']));
+      assert.deepEqual(ci.Mounts.map((m: { Destination: string }) => m.Destination).sort(), ['/var/lib/mysql', 'C:\\data', 'data']);
+      assert.deepEqual(ci.Config.Volumes, { 'C:\\data': {}, '/var/lib/mysql': {}, data: {} });
+      assert.equal(await s.ok(['start', '-a', 'rel']), '');
+      const out = await s.ok(['run', '--rm', '-v', 'data', '-v', 'C:\\data', 'db:1', 'sh', '-c', 'grep -c " /data " /proc/mounts; ls -d "/C:\\data"']);
+      assert.equal(out, '1\n/C:\\data\n');
+    });
+
+    it('clear errors, never errno text or paths under the data root: a bind under a file, cp to bad places', async (t) => {
+      if (!requiresRoot(t)) return;
+      const { s, dir } = await setup(t, driver);
+      const file = join(dir, 'afile');
+      writeFileSync(file, 'x');
+      const bind = await s.run(['run', '--rm', '-v', `${file}/sub:/d`, 'db:1', 'true']);
+      assert.equal(bind.code, 125);
+      assert.equal(bind.stderr.split('\n')[0], `Error: error while creating mount source path '${file}/sub': mkdir ${file}/sub: not a directory (in -v ${file}/sub:/d)`);
+      await s.ok(['create', '--name', 'cpc', 'db:1', 'true']);
+      const cases: Array<[string[], RegExp]> = [
+        [['cp', file, 'cpc:/var/lib/mysql/seed.sql/x'], /^Error: extraction point is not a directory: \/var\/lib\/mysql\/seed.sql is not a directory in container cpc\n$/],
+        [['cp', file, 'cpc:/nodir/x'], /^Error: Could not find the file \/nodir in container cpc\n$/],
+        [['cp', 'cpc:/var/lib', `${file}/x`], new RegExp(`^Error: stat ${file}: not a directory\\n$`)],
+        [['cp', 'cpc:/var/lib', join(dir, 'nodir', 'x')], /^Error: invalid output path: directory ".*nodir" does not exist\n$/],
+        [['cp', 'cpc:/nonexistent', dir], /^Error: Could not find the file \/nonexistent in container cpc\n$/],
+      ];
+      for (const [args, expect] of cases) {
+        const r = await s.run(args);
+        assert.equal(r.code, 1, args.join(' '));
+        assert.match(r.stderr, expect);
+        assert.ok(!r.stderr.includes(s.root), `no data-root path in ${JSON.stringify(r.stderr)}`);
+      }
+      const over = await s.run(['create', '-v', '/var/lib/mysql/seed.sql', 'db:1', 'true']);
+      assert.equal(over.code, 1, 'a daemon-side refusal: exit 1, as docker create');
+      assert.match(over.stderr, /^Error: cannot mount volume over existing file: \/var\/lib\/mysql\/seed.sql is a file in image db:1, not a directory/);
+      assert.equal((await s.ok(['volume', 'ls', '-q'])).trim().split('\n').filter(Boolean).length, 1, "nothing created for a refused spec (cpc's anonymous volume only)");
+    });
+  });
 }

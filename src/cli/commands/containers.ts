@@ -9,9 +9,10 @@ import type { GlobalOptions } from '../main.js';
 import { withEngine, collect, forEachArg } from '../open.js';
 import { entryScript } from '../entry.js';
 import { inspectAction } from '../inspect.js';
-import { ExitError } from '../exit.js';
+import { ExitError, messageFor } from '../exit.js';
 import { compileTemplate, humanSize, renderTemplate, table } from '../format.js';
-import { invalidArgument, StowageError } from '../../errors.js';
+import { invalidArgument, StowageError, findStowageError } from '../../errors.js';
+import { CLI_FLAG_ERROR } from '../../mounts/parse.js';
 import type { Engine } from '../../engine.js';
 import type { ContainerRecord } from '../../containers/types.js';
 import { createOptions, type RunFlags } from '../../views/create.js';
@@ -134,7 +135,14 @@ export function registerContainerCommands(program: Command, g: () => GlobalOptio
     .action(async (image: string, cmd: string[], f: RunFlags) => withEngine(g(), async (e) => {
       const { ensureImage } = await import('./registry.js');
       await ensureImage(e, image, f.pull, f.platform);
-      const c = await e.containers.create(createOptions(image, cmd, normFlags(f)));
+      let c: ContainerRecord;
+      try {
+        c = await e.containers.create(createOptions(image, cmd, normFlags(f)));
+      } catch (err) {
+        // Docker's CLI exits 125 for the flag errors it finds itself, 1 for the daemon's refusals.
+        if (findStowageError(err)?.op === CLI_FLAG_ERROR) throw new ExitError(125, messageFor(err));
+        throw err;
+      }
       out(c.Id + '\n');
     }));
   create(program.command('create').description('Create a new container'));

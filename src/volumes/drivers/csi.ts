@@ -55,6 +55,8 @@ export class CsiVolumeDriver implements VolumeDriver {
   }
 
   async create(name: string, options: Record<string, string>): Promise<void> {
+    // The record is csi/driver/NAME.json: NAME_MAX (255) less ".json".
+    if (Buffer.byteLength(name) > 250) throw invalidArgument(`volume name is too long (${name.length} characters): a csi volume's name has at most 250`, { name });
     const endpoint = options.endpoint;
     if (!endpoint) throw invalidArgument('the csi driver needs -o endpoint=unix:///path/to/plugin.sock', { name });
     const { socketPath } = await import('../../csi/server.js');
