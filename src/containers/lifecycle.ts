@@ -238,12 +238,24 @@ export async function finalize(engine: Engine, id: string, r: { exitCode: number
 
 /** Spawns the detached monitor for `start` / `run -d`, and waits until the container is running or failed. */
 export async function startDetached(engine: Engine, id: string, bin: string, globalArgs: string[]): Promise<ContainerRecord> {
+  const cursor = engine.events.cursor();
   const child = spawn(process.execPath, [bin, ...globalArgs, '__monitor', id], { detached: true, stdio: 'ignore' });
   child.unref();
   const started = Date.now();
+  let last: ContainerRecord | undefined = engine.containerStore.get(id);
   for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
     const c = engine.containerStore.get(id);
-    if (!c) throw failedPrecondition(`container ${id} was removed while starting`);
+    if (!c) {
+      // A --rm container whose process exits at once can be gone before this poll sees
+      // it running: the event log says whether it started (then this start succeeded,
+      // as dockerd answers `docker run --rm -d`) or failed.
+      const mine = engine.events.after(cursor).map((x) => x.event).filter((e) => e.Type === 'container' && e.Actor.ID === id);
+      const failed = mine.find((e) => e.Action === 'die' && e.Actor.Attributes.error);
+      if (failed) throw new StowageError('FailedPrecondition', failed.Actor.Attributes.error!, { name: id });
+      if (last && mine.some((e) => e.Action === 'start')) return { ...last, State: { ...last.State, Status: 'exited', Running: false } };
+      throw failedPrecondition(`container ${id} was removed while starting`);
+    }
+    last = c;
     // Only this start counts: a previous run's exit must not be taken for this one's.
     const thisRun = Date.parse(c.State.StartedAt) >= started;
     if (c.State.Running && thisRun) return c;
