@@ -161,12 +161,12 @@ export class AttachHub {
     await Promise.all(ends);
   }
 
-  /** Stops listening and removes the socket and the registrations. Idempotent. */
+  /** Stops listening and removes the socket. Idempotent. Registrations stay: a client
+   *  that registered during this run waits for the next start (dead ones are swept then). */
   close(): void {
     this.server?.close();
     this.server = undefined;
     rmSync(this.path, { force: true });
-    rmSync(pendingDir(this.engine, this.c.Id), { recursive: true, force: true });
   }
 
   private accept(sock: Socket): void {

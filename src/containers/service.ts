@@ -27,6 +27,7 @@ import { ownerToken } from '../store/owner.js';
 import { conflict, invalidArgument, notFound, failedPrecondition, isNotFound } from '../errors.js';
 import { isMountPoint } from '../drivers/mount.js';
 import { containerEvent } from '../events/actors.js';
+import { pendingDir } from './monitor.js';
 import type { StdioSession } from './stdio.js';
 import { waitFor, type WaitCondition, type WaitResult } from './wait.js';
 import type { AttachRequest } from './attach.js';
@@ -263,6 +264,7 @@ export class ContainerService {
       await this.engine.layers.releaseChain(c.LayerId, { stopAtImageLayers: true });
     } finally {
       rmSync(this.engine.layout.container(c.Id), { recursive: true, force: true });
+      rmSync(pendingDir(this.engine, c.Id), { recursive: true, force: true });
       containerEvent(this.engine, c, 'destroy');
     }
     return c;

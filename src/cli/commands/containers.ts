@@ -181,7 +181,11 @@ async function runAction(g: () => GlobalOptions, image: string, cmd: string[], f
     let restore: (() => void) | undefined;
     try {
       let stdin: NodeJS.ReadableStream | undefined = f.interactive ? process.stdin : undefined;
-      if (f.tty && f.interactive && process.stdin.isTTY) {
+      // runc keeps the terminal to itself (it is given ours and copies): nothing to do here.
+      const { ptyAvailable } = await import('../../util/pty.js');
+      const handedOver = e.runtime(c.HostConfig.Runtime || undefined).consoleInForeground && ptyAvailable();
+      if (f.tty && !handedOver) stdin = undefined;
+      else if (f.tty && f.interactive && process.stdin.isTTY) {
         const t = await rawTerminal();
         restore = t.restore;
         stdin = t.stdin;
