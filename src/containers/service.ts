@@ -409,38 +409,6 @@ export class ContainerService {
     });
   }
 
-  /** `docker exec`: a process in a running container. Resolves to its exit code. */
-  async exec(ref: string, o: { cmd: string[]; env?: string[]; workdir?: string; user?: string; tty?: boolean; interactive?: boolean; detach?: boolean }): Promise<number> {
-    await this.reconcile();
-    const c = this.store.resolve(ref);
-    if (!c.State.Running) throw conflict(`Container ${c.Id} is not running`, { name: ref });
-    const { resolveUser, buildProcess } = await import('../runtime/spec.js');
-    const { startFailureCode } = await import('../runtime/runtime.js');
-    const root = rootfsPath(this.engine, c);
-    const proc = buildProcess({
-      args: o.cmd,
-      env: [...(c.Config.Env ?? []), ...(o.env ?? [])],
-      cwd: o.workdir || c.Config.WorkingDir || '/',
-      user: resolveUser(root, o.user ?? c.Config.User ?? ''),
-      terminal: !!o.tty,
-      hostname: c.Config.Hostname || c.Id.slice(0, 12),
-    });
-    const rt = this.engine.runtime(c.HostConfig.Runtime || undefined);
-    const child = rt.exec(c.Id, proc, o.tty ? 'inherit' : 'pipe', { tty: !!o.tty, detach: !!o.detach });
-    let stderr = '';
-    if (!o.tty) {
-      child.stdout?.pipe(process.stdout);
-      child.stderr?.on('data', (b: Buffer) => { if (stderr.length < 8192) stderr += b.toString(); process.stderr.write(b); });
-      if (o.interactive && child.stdin) process.stdin.pipe(child.stdin); else child.stdin?.end();
-    }
-    const code: number = await new Promise((resolve) => {
-      child.on('close', (code) => resolve(code ?? 255));
-      child.on('error', () => resolve(126));
-    });
-    if (!o.interactive) process.stdin.unref?.();
-    return code !== 0 ? startFailureCode(stderr) ?? code : code;
-  }
-
   // ---- streams: attach, wait conditions, resize, top, stats, exec (see docs/containers.md)
 
   /** Docker's attach: on a created container everything from the first byte once started; on a running one from now. */

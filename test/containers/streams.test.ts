@@ -178,6 +178,10 @@ describe('container streams', () => {
     await start(rm.Id);
     assert.deepEqual(await w.result, { StatusCode: 7, Error: null });
     assert.equal(e.containerStore.get(rm.Id), undefined, 'removed by its monitor');
+    // The monitor (another process) recorded the lifecycle as Docker reports it.
+    const seen: string[] = [];
+    for await (const x of e.events.subscribe({ since: 0, until: Date.now() / 1000 + 0.001, filters: { container: [rm.Id] } })) seen.push(x.Action);
+    assert.deepEqual(seen.filter((a) => ['create', 'start', 'die', 'destroy'].includes(a)), ['create', 'start', 'die', 'destroy']);
     assert.throws(() => e.containers.waitFor('nosuchcontainer', 'next-exit'), /No such container/);
     assert.throws(() => e.containers.waitFor(created.Id, 'sometime' as 'removed'), /invalid condition/);
   });
