@@ -169,7 +169,7 @@ describe('container streams', () => {
 
   it('wait conditions: not-running returns at once, removed waits for --rm, across processes', { timeout: 60_000 }, async (t) => {
     if (!requiresRoot(t)) return;
-    const { e, start } = await setup(t);
+    const { s, e, start } = await setup(t);
     const created = await e.containers.create({ image: 'bb:1', cmd: ['true'] });
     assert.deepEqual(await e.containers.waitFor(created.Id, 'not-running').result, { StatusCode: 0, Error: null });
     const rm = await e.containers.create({ image: 'bb:1', cmd: ['sh', '-c', 'sleep 0.3; exit 7'], autoRemove: true });
@@ -182,6 +182,9 @@ describe('container streams', () => {
     const seen: string[] = [];
     for await (const x of e.events.subscribe({ since: 0, until: Date.now() / 1000 + 0.001, filters: { container: [rm.Id] } })) seen.push(x.Action);
     assert.deepEqual(seen.filter((a) => ['create', 'start', 'die', 'destroy'].includes(a)), ['create', 'start', 'die', 'destroy']);
+    // `stowage wait` on a --rm container: the code survives the removal.
+    const id = (await s.ok(['run', '-d', '--rm', 'bb:1', 'sh', '-c', 'sleep 3; exit 6'])).trim();
+    assert.equal(await s.ok(['wait', id]), '6\n');
     assert.throws(() => e.containers.waitFor('nosuchcontainer', 'next-exit'), /No such container/);
     assert.throws(() => e.containers.waitFor(created.Id, 'sometime' as 'removed'), /invalid condition/);
   });

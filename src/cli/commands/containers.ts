@@ -271,7 +271,9 @@ export function registerContainerCommands(program: Command, g: () => GlobalOptio
 
   const wait = (cmd: Command) => cmd.argument('<CONTAINER...>')
     .action(async (names: string[]) => withEngine(g(), async (e) => {
-      await forEachArg(names, async (n) => String(await e.containers.wait(n)));
+      // Docker's default condition; the exit code comes from the die event, so a --rm
+      // container removed meanwhile still reports its own code.
+      await forEachArg(names, async (n) => String((await e.containers.waitFor(n, 'not-running').result).StatusCode));
     }));
   wait(program.command('wait').description('Block until one or more containers stop, then print their exit codes'));
 
