@@ -14,11 +14,11 @@
 // (the one that started the exec — for the API, the server).
 import { randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, rmSync } from 'node:fs';
 import { ReadStream } from 'node:tty';
 import { Writable } from 'node:stream';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { stowageBin } from '../util/bin.js';
 import type { Engine } from '../engine.js';
 import type { StdioSession } from './stdio.js';
 import { ChunkQueue, DetachScanner } from './attach.js';
@@ -70,17 +70,6 @@ export async function execCreate(engine: Engine, ref: string, o: ExecCreateOptio
   engine.db.prepare('INSERT INTO execs (id, container_id, config, created_at) VALUES (?, ?, ?, ?)').run(id, c.Id, JSON.stringify(config), Date.now());
   containerEvent(engine, c, `exec_create: ${commandText(config.Cmd)}`, { execID: id });
   return id;
-}
-
-/** Finds bin/stowage.js above this module (works from src, dist and the bundle). */
-function stowageBin(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    const p = join(dir, 'bin', 'stowage.js');
-    if (existsSync(p)) return p;
-    dir = dirname(dir);
-  }
-  return process.argv[1]!;
 }
 
 export async function execStart(engine: Engine, id: string, o: { detach: boolean; tty?: boolean; consoleSize?: { height: number; width: number } }): Promise<StdioSession | null> {

@@ -256,6 +256,8 @@ export class ContainerService {
     await releaseMounts(this.engine, c);
     const anonymous = (c.MountSpecs ?? []).filter((m) => m.type === 'volume').map((m) => m.source);
     this.store.delete(c.Id);
+    // Gone for everyone from here on (what is left is garbage recovery removes).
+    containerEvent(this.engine, c, 'destroy');
     if (opts.volumes) await removeAnonymousVolumes(this.engine, anonymous);
     try { releaseRootfs(this.engine, c); } catch { /* reported by check */ }
     await this.engine.runtime(c.HostConfig.Runtime || undefined).delete(c.Id, { force: true }).catch(() => {});
@@ -265,7 +267,6 @@ export class ContainerService {
     } finally {
       rmSync(this.engine.layout.container(c.Id), { recursive: true, force: true });
       rmSync(pendingDir(this.engine, c.Id), { recursive: true, force: true });
-      containerEvent(this.engine, c, 'destroy');
     }
     return c;
   }
@@ -407,6 +408,20 @@ export class ContainerService {
         p.on('close', (code) => (code === 0 ? resolve() : reject(failedPrecondition(`copy failed: ${err.trim()}`))));
       });
     });
+  }
+
+  /**
+   * `docker start` for front ends without the CLI's arguments (the API server): spawns the
+   * container's monitor (`stowage __monitor ID`) and resolves once it runs or failed.
+   * A running container is left as it is.
+   */
+  async start(ref: string): Promise<ContainerRecord> {
+    await this.reconcile();
+    const c = this.store.resolve(ref);
+    if (c.State.Running) return c;
+    const { startDetached } = await import('./lifecycle.js');
+    const { stowageBin } = await import('../util/bin.js');
+    return startDetached(this.engine, c.Id, stowageBin(), ['--data-root', this.engine.layout.root, '--storage-driver', this.engine.driver.name]);
   }
 
   // ---- streams: attach, wait conditions, resize, top, stats, exec (see docs/containers.md)
