@@ -72,7 +72,18 @@ export async function execCreate(engine: Engine, ref: string, o: ExecCreateOptio
   return id;
 }
 
-export async function execStart(engine: Engine, id: string, o: { detach: boolean; tty?: boolean; consoleSize?: { height: number; width: number } }): Promise<StdioSession | null> {
+export interface ExecStartOptions {
+  detach: boolean;
+  tty?: boolean;
+  /** The terminal's initial size (Docker's ConsoleSize). */
+  consoleSize?: { height: number; width: number };
+  /** CLI only: when the runtime cannot hand the terminal over (runc), give it our own
+   *  terminal (stdio inherited) instead of copying through pipes; the session then
+   *  carries no output, only the exit code. */
+  inheritTerminal?: boolean;
+}
+
+export async function execStart(engine: Engine, id: string, o: ExecStartOptions): Promise<StdioSession | null> {
   const row = getRow(engine, id);
   const cfg = JSON.parse(row.config) as ExecCreateOptions;
   const c = engine.containerStore.get(row.container_id);
@@ -86,7 +97,7 @@ export async function execStart(engine: Engine, id: string, o: { detach: boolean
     return null;
   }
   claim(engine, id, false);
-  return runExec(engine, id, cfg, o.tty ?? cfg.Tty ?? false, o.consoleSize);
+  return runExec(engine, id, cfg, o.tty ?? cfg.Tty ?? false, o.consoleSize, !!o.inheritTerminal);
 }
 
 /** Marks the exec running (for this process, or handed over to a watcher); only once: Docker runs an exec once. */
@@ -110,7 +121,7 @@ export async function runHandedOver(engine: Engine, id: string): Promise<void> {
   await s.exitCode;
 }
 
-async function runExec(engine: Engine, id: string, cfg: ExecCreateOptions, tty: boolean, consoleSize?: { height: number; width: number }): Promise<StdioSession> {
+async function runExec(engine: Engine, id: string, cfg: ExecCreateOptions, tty: boolean, consoleSize?: { height: number; width: number }, inheritTerminal = false): Promise<StdioSession> {
   const row = getRow(engine, id);
   const c = engine.containerStore.get(row.container_id)!;
   const fail = (err: unknown): never => {
@@ -149,7 +160,7 @@ async function runExec(engine: Engine, id: string, cfg: ExecCreateOptions, tty: 
         terminals.set(id, (rows, cols) => ptyNative().setWinsize(fd, rows, cols));
       }
     } else {
-      child = rt.exec(c.Id, proc, 'pipe', { tty });
+      child = rt.exec(c.Id, proc, tty && inheritTerminal ? 'inherit' : 'pipe', { tty });
     }
   } catch (err) { return fail(err); }
   engine.db.prepare('UPDATE execs SET pid = ? WHERE id = ?').run(child.pid ?? 0, id);

@@ -460,7 +460,7 @@ export class ContainerService {
     return execCreate(this.engine, ref, o);
   }
 
-  async execStart(id: string, o: { detach: boolean; tty?: boolean; consoleSize?: { height: number; width: number } }): Promise<StdioSession | null> {
+  async execStart(id: string, o: import('./exec.js').ExecStartOptions): Promise<StdioSession | null> {
     const { execStart } = await import('./exec.js');
     return execStart(this.engine, id, o);
   }

@@ -387,8 +387,13 @@ export function registerContainerCommands(program: Command, g: () => GlobalOptio
         ...(f.user !== undefined ? { User: f.user } : {}), ...(f.workdir !== undefined ? { WorkingDir: f.workdir } : {}),
       });
       const termSize = f.tty && process.stdout.isTTY && process.stdout.rows > 0 ? { height: process.stdout.rows, width: process.stdout.columns } : undefined;
-      const session = await e.containers.execStart(id, { detach: !!f.detach, ...(termSize ? { consoleSize: termSize } : {}) });
+      // A runtime that keeps the terminal (runc) is given ours, as before exec records.
+      const { ptyAvailable } = await import('../../util/pty.js');
+      const c = e.containers.resolve(name);
+      const inherit = !!f.tty && !(e.runtime(c.HostConfig.Runtime || undefined).consoleInForeground && ptyAvailable());
+      const session = await e.containers.execStart(id, { detach: !!f.detach, inheritTerminal: inherit, ...(termSize ? { consoleSize: termSize } : {}) });
       if (!session) return;
+      if (inherit) { process.exitCode = (await session.exitCode) ?? 0; return; }
       let restore: (() => void) | undefined;
       let input: NodeJS.ReadableStream | undefined;
       if (session.stdin) {
