@@ -142,7 +142,7 @@ export function inspectContainer(e: Engine, c: ContainerRecord, sizes?: { SizeRw
     MountLabel: '',
     ProcessLabel: '',
     AppArmorProfile: '',
-    ExecIDs: null,
+    ExecIDs: e.containers.execIds(c),
     HostConfig: c.HostConfig,
     GraphDriver: e.containers.graphDriver(c),
     ...(sizes ?? {}),
