@@ -1,7 +1,7 @@
 // engine-streams.ts: the engine's stream features (attach, wait conditions, resize,
-// top, stats, exec, events) as the API layer uses them. They are built on the
-// `streams` branch (see /work/brief/STREAMS-CONTRACT.md); this module finds them
-// on the engine at run time so the server works, with 501s, where they are absent.
+// top, stats, exec, events) as the API layer uses them (docs/contracts.md, "containers/
+// streams"); this module finds them on the engine at run time, answering 501 for any
+// that an engine lacks.
 import type { Engine } from '../engine.js';
 import { notImplemented } from '../errors.js';
 
