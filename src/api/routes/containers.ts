@@ -20,12 +20,34 @@ async function start(c: Ctx, ref: string): Promise<boolean> {
   const rec = c.engine.containers.resolve(ref);
   if (rec.State.Running) return false;
   const svc = c.engine.containers as unknown as { start?: (ref: string) => Promise<unknown> };
-  if (typeof svc.start === 'function') await svc.start(rec.Id);
-  else {
-    const { startDetached } = await import('../../containers/lifecycle.js');
-    await startDetached(c.engine, rec.Id, c.srv.bin, c.srv.globalArgs);
+  try {
+    if (typeof svc.start === 'function') await svc.start(rec.Id);
+    else {
+      const { startDetached } = await import('../../containers/lifecycle.js');
+      await startDetached(c.engine, rec.Id, c.srv.bin, c.srv.globalArgs);
+    }
+  } catch (err) {
+    throw startError(c, rec, err);
   }
   return true;
+}
+
+/**
+ * The docker CLI picks `run`'s exit code from the start error's words: "executable file
+ * not found" / "no such file or directory" → 127, "permission denied" → 126. The
+ * runtimes word it differently; the recorded exit code says which it was.
+ */
+function startError(c: Ctx, rec: ContainerRecord, err: unknown): unknown {
+  const code = c.engine.containerStore.get(rec.Id)?.State.ExitCode;
+  const msg = (err as Error)?.message ?? String(err);
+  if (code === 127 && !/executable file not found|no such file or directory/.test(msg)) {
+    return invalidArgument(`exec: "${rec.Path}": executable file not found in $PATH (${msg})`, { cause: err });
+  }
+  if (code === 126 && !/permission denied|is a directory/.test(msg)) {
+    return invalidArgument(`exec: "${rec.Path}": permission denied (${msg})`, { cause: err });
+  }
+  const se = findStowageError(err);
+  return se?.kind === 'FailedPrecondition' ? invalidArgument(msg, { cause: err }) : err;
 }
 
 /** Seconds from a query value: unix seconds (fractional) or an RFC 3339 time; 0 when absent. */
@@ -217,6 +239,9 @@ async function wait(c: Ctx): Promise<void> {
   c.res.flushHeaders();
   try {
     const r = await result;
+    // A command that could not be run (126/127) is the container's exit, not a failed
+    // wait: the docker CLI must exit with that code, and it would take 125 for an Error here.
+    if (r.StatusCode === 126 || r.StatusCode === 127) r.Error = null;
     c.res.end(JSON.stringify(r) + '\n');
   } catch (err) {
     c.res.end(JSON.stringify({ StatusCode: -1, Error: { Message: (err as Error).message } }) + '\n');
