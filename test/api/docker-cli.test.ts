@@ -154,3 +154,21 @@ test('build, import, save and load, history, tag, rmi, system df', async (t) => 
   assert.match(rmi.stderr, /No such image: nope:1/);
   assert.ok(existsSync(archive));
 });
+
+test('a killed server loses nothing: its containers run on, the next server and the CLI see them', async (t) => {
+  const s = await served(t);
+  if (!s) return;
+  const id = (await s.dockerOk(['run', '-d', '--name', 'survivor', 'bb', 'sh', '-c', 'trap "exit 0" TERM; while true; do sleep 0.1; done'])).trim();
+  await s.stop('SIGKILL');
+  assert.match(await s.cli.ok(['ps', '--format', '{{.Names}} {{.State}}']), /^survivor running$/m, 'still running under its monitor');
+  // The CLI changes the store while no server runs; the next server sees it.
+  await s.cli.ok(['volume', 'create', 'made_by_cli']);
+  const s2 = await startServe(t, { dir: s.dir });
+  assert.match(await s2.dockerOk(['ps', '--format', '{{.ID}} {{.Status}}']), new RegExp(`^${id.slice(0, 12)} Up`, 'm'));
+  assert.match(await s2.dockerOk(['volume', 'ls', '-q']), /^made_by_cli$/m);
+  // And while it runs: what the CLI does, the server answers at once.
+  await s2.cli.ok(['tag', 'bb', 'bb:from-cli']);
+  assert.match(await s2.dockerOk(['images', '--format', '{{.Repository}}:{{.Tag}}']), /^bb:from-cli$/m);
+  await s2.dockerOk(['stop', 'survivor']);
+  assert.match(await s2.cli.ok(['ps', '-a', '--format', '{{.Names}} {{.State}}']), /^survivor exited$/m);
+});
