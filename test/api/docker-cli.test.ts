@@ -63,6 +63,7 @@ test('run -d, logs -f, cp both ways, diff, commit, stop, rm; the stowage CLI see
   const s = await served(t);
   if (!s) return;
   const id = (await s.dockerOk(['run', '-d', '--name', 'web', '-e', 'GREETING=hello', 'bb', 'sh', '-c', 'echo $GREETING; echo oops >&2; i=0; while [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done'])).trim();
+  assert.match(id, /^[0-9a-f]{64}$/);
   assert.match(await s.dockerOk(['ps']), /web/);
   assert.match(await s.cli.ok(['ps']), /web/, 'the stowage CLI on the same data root sees the container');
   // logs -f follows until the container stops; stdout and stderr stay apart (framed).
@@ -93,6 +94,11 @@ test('run -d, logs -f, cp both ways, diff, commit, stop, rm; the stowage CLI see
   assert.equal(logs.code, 0, logs.stderr);
   assert.equal(logs.stdout.toString(), 'hello\n');
   assert.equal(logs.stderr, 'oops\n');
+  const tail = await s.docker(['logs', '--tail', '1', '-t', 'web']);
+  assert.equal(tail.stdout.toString(), '', 'the last line is on stderr');
+  assert.match(tail.stderr, /^\d{4}-\d\d-\d\dT[\d:.]+Z oops\n$/);
+  const future = await s.docker(['logs', '--since', String(Math.floor(Date.now() / 1000) + 60), 'web']);
+  assert.equal(future.stdout.toString() + future.stderr, '');
   assert.match(await s.dockerOk(['ps', '-a', '--filter', 'name=web', '--format', '{{.Status}}']), /^Exited \(\d+\)/);
   await s.dockerOk(['rm', 'web']);
   assert.doesNotMatch(await s.cli.ok(['ps', '-a']), /\bweb\b/);
