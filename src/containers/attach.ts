@@ -194,6 +194,7 @@ export async function resizeContainer(engine: Engine, ref: string, height: numbe
     const s = connect(attachSocketPath(engine, c.Id));
     s.once('error', (err) => reject(conflict(`cannot resize container ${c.Id.slice(0, 12)}: its watcher does not answer (${(err as Error).message})`, { name: ref, cause: err })));
     s.once('connect', () => {
+      s.resume(); // read (and drop) READY, so the watcher's end reaches us
       s.end(Buffer.concat([encodeFrame(Frame.Hello, JSON.stringify({ stdout: false, stderr: false })), encodeFrame(Frame.Resize, JSON.stringify({ height, width }))]));
     });
     s.once('close', () => resolve());

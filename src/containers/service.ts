@@ -26,6 +26,7 @@ import { parseReference, referenceString } from '../images/reference.js';
 import { ownerToken } from '../store/owner.js';
 import { conflict, invalidArgument, notFound, failedPrecondition, isNotFound } from '../errors.js';
 import { isMountPoint } from '../drivers/mount.js';
+import { containerEvent } from '../events/actors.js';
 import type { StdioSession } from './stdio.js';
 import { waitFor, type WaitCondition, type WaitResult } from './wait.js';
 import type { AttachRequest } from './attach.js';
@@ -170,6 +171,7 @@ export class ContainerService {
       attachVolumes(this.engine, rec);
       mkdirSync(this.engine.layout.container(id), { recursive: true, mode: 0o710 });
       this.engine.layers.releaseLeases();
+      containerEvent(this.engine, rec, 'create');
       return rec;
     } catch (err) {
       // Whatever this create made goes again: the row, its layers, its anonymous volumes.
@@ -198,9 +200,13 @@ export class ContainerService {
     const runtime = this.engine.runtime(c.HostConfig.Runtime || undefined);
     const sig = signal ?? c.Config.StopSignal ?? 'SIGTERM';
     await runtime.kill(c.Id, sig).catch(() => {});
-    if (await this.waitStopped(c.Id, timeout * 1000)) return this.store.get(c.Id) ?? c;
-    await runtime.kill(c.Id, 'SIGKILL', { all: true }).catch(() => {});
-    await this.waitStopped(c.Id, 10_000);
+    containerEvent(this.engine, c, 'kill', { signal: signalNumberText(sig) });
+    if (!(await this.waitStopped(c.Id, timeout * 1000))) {
+      await runtime.kill(c.Id, 'SIGKILL', { all: true }).catch(() => {});
+      containerEvent(this.engine, c, 'kill', { signal: '9' });
+      await this.waitStopped(c.Id, 10_000);
+    }
+    containerEvent(this.engine, c, 'stop');
     return this.store.get(c.Id) ?? c;
   }
 
@@ -210,6 +216,7 @@ export class ContainerService {
     if (!c.State.Running) throw conflict(`Cannot kill container: ${ref}: Container ${c.Id} is not running`, { name: ref });
     const sig = /^\d+$/.test(signal) ? signal : signal.toUpperCase().startsWith('SIG') ? signal.toUpperCase() : `SIG${signal.toUpperCase()}`;
     await this.engine.runtime(c.HostConfig.Runtime || undefined).kill(c.Id, sig);
+    containerEvent(this.engine, c, 'kill', { signal: signalNumberText(sig) });
     return c;
   }
 
@@ -256,6 +263,7 @@ export class ContainerService {
       await this.engine.layers.releaseChain(c.LayerId, { stopAtImageLayers: true });
     } finally {
       rmSync(this.engine.layout.container(c.Id), { recursive: true, force: true });
+      containerEvent(this.engine, c, 'destroy');
     }
     return c;
   }
@@ -263,6 +271,7 @@ export class ContainerService {
   async rename(ref: string, newName: string): Promise<void> {
     const c = this.store.resolve(ref);
     this.store.rename(c.Id, validateName(newName));
+    containerEvent(this.engine, { ...c, Name: validateName(newName) }, 'rename', { oldName: `/${c.Name}` });
   }
 
   async prune(): Promise<{ ContainersDeleted: string[]; SpaceReclaimed: number }> {
@@ -333,7 +342,9 @@ export class ContainerService {
       if (o.author) config.author = o.author;
       if (o.message !== undefined) config.comment = o.message;
       const { recordImage } = await import('../images/load.js');
-      return recordImage(this.engine, Buffer.from(JSON.stringify(config)), layer, tag ? [tag] : [], []);
+      const imageId = recordImage(this.engine, Buffer.from(JSON.stringify(config)), layer, tag ? [tag] : [], []);
+      containerEvent(this.engine, c, 'commit', { comment: o.message ?? '' });
+      return imageId;
     } finally {
       this.engine.layers.releaseLeases();
     }
@@ -358,6 +369,7 @@ export class ContainerService {
     // pipeline rejects on a write error (a missing folder, a full disk, a closed pipe),
     // so withRootfs releases its mount and the caller removes its partial file.
     await this.withRootfs(c, (root) => pipeline(Readable.from(exportTree(root)), out, { end: false }));
+    containerEvent(this.engine, c, 'export');
   }
 
   /** `docker cp` in either direction; container paths are resolved inside the container's root only. */
@@ -463,7 +475,7 @@ export class ContainerService {
     return execCreate(this.engine, ref, o);
   }
 
-  async execStart(id: string, o: { detach: boolean; tty?: boolean }): Promise<StdioSession | null> {
+  async execStart(id: string, o: { detach: boolean; tty?: boolean; consoleSize?: { height: number; width: number } }): Promise<StdioSession | null> {
     const { execStart } = await import('./exec.js');
     return execStart(this.engine, id, o);
   }
@@ -489,4 +501,12 @@ export class ContainerService {
 /** Like existsSync, without following a symlink at the end. */
 function lexists(p: string): boolean {
   try { lstatSync(p); return true; } catch { return false; }
+}
+
+/** Docker's kill event names the signal by number ("15"). */
+function signalNumberText(sig: string): string {
+  if (/^\d+$/.test(sig)) return sig;
+  const n: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGUSR1: 10, SIGUSR2: 12, SIGTERM: 15, SIGCONT: 18, SIGSTOP: 19, SIGWINCH: 28 };
+  const k = sig.toUpperCase().startsWith('SIG') ? sig.toUpperCase() : `SIG${sig.toUpperCase()}`;
+  return String(n[k] ?? sig);
 }

@@ -56,6 +56,9 @@ function nowNano(): bigint {
   return BigInt(Date.now()) * 1_000_000n + BigInt(Number(process.hrtime.bigint() % 1_000_000n));
 }
 
+/** The exact nanoseconds of an event as decimal text (see toDockerEvent). */
+export const TIME_NANO_TEXT = Symbol('timeNanoText');
+
 export function toDockerEvent(r: { type: string; action: string; actor_id: string; attributes: string; time_nano: string }): DockerEvent {
   const attrs = JSON.parse(r.attributes) as Record<string, string>;
   const tn = BigInt(r.time_nano);
@@ -64,11 +67,13 @@ export function toDockerEvent(r: { type: string; action: string; actor_id: strin
     scope: 'local', time: Number(tn / 1_000_000_000n), timeNano: Number(tn),
   };
   // The deprecated fields Docker still sends for containers and images.
-  if (r.type === 'container' || r.type === 'image') {
-    const withStatus: DockerEvent = { status: r.action, id: r.actor_id, ...(r.type === 'container' && attrs.image ? { from: attrs.image } : {}), ...e };
-    return withStatus;
-  }
-  return e;
+  const out: DockerEvent = r.type === 'container' || r.type === 'image'
+    ? { status: r.action, id: r.actor_id, ...(r.type === 'container' && attrs.image ? { from: attrs.image } : {}), ...e }
+    : e;
+  // timeNano as a JS number is exact to ~256 ns only; the exact digits ride along,
+  // not enumerable, so JSON output is Docker's shape and text output is exact.
+  Object.defineProperty(out, TIME_NANO_TEXT, { value: r.time_nano, enumerable: false });
+  return out;
 }
 
 const FILTER_KEYS = new Set(['container', 'image', 'volume', 'event', 'type', 'label', 'network', 'plugin', 'daemon', 'scope', 'node', 'config', 'secret', 'service']);

@@ -10,6 +10,7 @@ import { conflict, invalidArgument, notFound, findStowageError } from '../errors
 import { ImageFilter, parseImageFilters } from './filters.js';
 import { importImage, loadImages, type ImportOptions, type LoadResult } from './load.js';
 import { saveImages } from './save.js';
+import { imageEvent } from '../events/actors.js';
 
 /** `docker image inspect`'s shape (API 1.41 fields that apply). */
 export interface ImageInspect {
@@ -199,10 +200,28 @@ export class ImageService {
     const ref = parseReference(target);
     if (ref.digest) throw invalidArgument(`refusing to create a tag with a digest reference`, { name: target });
     this.store.setRef(referenceString(ref), img.id, 'tag');
+    imageEvent(this.engine, img.id, 'tag', { name: familiarString(ref) });
   }
 
   /** `docker rmi`: untag, then delete what no image or container references. */
   async remove(arg: string, opts: { force?: boolean; noPrune?: boolean } = {}): Promise<DeleteItem[]> {
+    const imageId = this.resolve(arg).id;
+    const items = await this.removeOne(arg, opts);
+    this.deleteEvents(items, imageId);
+    return items;
+  }
+
+  /** untag / delete events for what rmi or prune did (Docker: Actor.ID the image id). */
+  private deleteEvents(items: DeleteItem[], imageId?: string): void {
+    const deleted = items.flatMap((i) => ('Deleted' in i ? [i.Deleted] : []));
+    const id = deleted.find((d) => d.startsWith('sha256:'));
+    for (const i of items) {
+      if ('Untagged' in i) imageEvent(this.engine, imageId ?? id ?? i.Untagged, 'untag', { name: i.Untagged });
+    }
+    if (id) imageEvent(this.engine, imageId ?? id, 'delete', { name: imageId ?? id });
+  }
+
+  private async removeOne(arg: string, opts: { force?: boolean; noPrune?: boolean }): Promise<DeleteItem[]> {
     await this.engine.recover();
     const img = this.resolve(arg);
     const refs = this.store.refsOf(img.id);
@@ -276,18 +295,24 @@ export class ImageService {
         if (findStowageError(err)?.kind !== 'Conflict') throw err; // in use by now: leave it
       }
     }
+    this.deleteEvents(deleted);
     return { ImagesDeleted: deleted.length ? deleted : null, SpaceReclaimed: reclaimed };
   }
 
   import(src: AsyncIterable<Buffer>, opts: ImportOptions): Promise<string> {
-    return importImage(this.engine, src, opts);
+    return importImage(this.engine, src, opts).then((id) => { imageEvent(this.engine, id, 'import', { name: id }); return id; });
   }
 
   load(archivePath: string, opts: { signal?: AbortSignal } = {}): Promise<LoadResult> {
-    return loadImages(this.engine, archivePath, opts);
+    return loadImages(this.engine, archivePath, opts).then((r) => {
+      for (const i of r.images) imageEvent(this.engine, i.id, 'load', { name: i.tags[0] ?? i.id });
+      return r;
+    });
   }
 
   save(args: string[], out: NodeJS.WritableStream, opts: { signal?: AbortSignal } = {}): Promise<void> {
-    return saveImages(this.engine, args, out, opts);
+    return saveImages(this.engine, args, out, opts).then(() => {
+      for (const a of args) imageEvent(this.engine, a, 'save', { name: a });
+    });
   }
 }

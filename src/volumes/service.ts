@@ -43,6 +43,7 @@ import { LocalVolumeDriver } from './drivers/local.js';
 import { resolveVolumeDriver, type VolumeDriver } from './drivers/index.js';
 import { PluginVolumeDriver } from './drivers/plugin.js';
 import { discoverPlugins, findPlugin } from '../plugins/discovery.js';
+import { EventService } from '../events/service.js';
 
 export const ANONYMOUS_LABEL = 'com.docker.volume.anonymous';
 
@@ -190,7 +191,13 @@ export class VolumeService {
       if (!plugin) this.local.remove(name);
       throw err;
     }
+    this.event('create', name, { driver });
     return { volume: this.get(name), created: true };
+  }
+
+  /** Docker's volume events (create, mount, unmount, destroy), for subscribers in any process. */
+  private event(action: string, name: string, attrs: Record<string, string>): void {
+    new EventService(this.db).record({ Type: 'volume', Action: action, Actor: { ID: name, Attributes: attrs } });
   }
 
   private sameDriver(v: VolumeRecord, driver: string): VolumeRecord {
@@ -270,14 +277,15 @@ export class VolumeService {
   async acquire(name: string, containerId: string, opts: { holder?: string | null; signal?: AbortSignal } = {}): Promise<string> {
     const holder = opts.holder === undefined ? ownerToken() : opts.holder;
     const rec = this.get(name);
-    if (!isLocalDriver(rec.driver)) return this.acquirePlugin(rec, containerId, holder, opts.signal);
-    return this.db.transaction(() => {
+    const mountpoint = !isLocalDriver(rec.driver) ? await this.acquirePlugin(rec, containerId, holder, opts.signal) : this.db.transaction(() => {
       const v = this.get(name);
       this.insertMount(name, containerId, holder);
       const o = parseLocalOptions(v.options, name);
       if (needsMount(o)) this.local.mount(name, o); // throws: the transaction rolls the row back
       return v.mountpoint;
     }).immediate();
+    this.event('mount', name, { container: containerId, driver: rec.driver });
+    return mountpoint;
   }
 
   private insertMount(name: string, containerId: string, holder: string | null): void {
@@ -310,12 +318,15 @@ export class VolumeService {
       if (!this.db.prepare('SELECT 1 FROM volume_mounts WHERE volume_name = ? AND container_id = ?').get(name, containerId)) return;
       await this.driver(r.driver).unmount(name, containerId, opts.signal ? { signal: opts.signal } : {});
       this.db.prepare('DELETE FROM volume_mounts WHERE volume_name = ? AND container_id = ?').run(name, containerId);
+      this.event('unmount', name, { container: containerId, driver: r.driver });
       return;
     }
-    this.db.transaction(() => {
-      this.db.prepare('DELETE FROM volume_mounts WHERE volume_name = ? AND container_id = ?').run(name, containerId);
+    const released = this.db.transaction(() => {
+      const n = this.db.prepare('DELETE FROM volume_mounts WHERE volume_name = ? AND container_id = ?').run(name, containerId).changes;
       this.unmountIfIdle(name);
+      return n;
     }).immediate();
+    if (released > 0) this.event('unmount', name, { container: containerId, driver: r?.driver ?? 'local' });
   }
 
   /** Call inside an IMMEDIATE transaction. */
@@ -354,9 +365,10 @@ export class VolumeService {
       }
       throw err;
     }
-    if (isLocalDriver(r.driver)) { this.local.remove(name); return; }
+    if (isLocalDriver(r.driver)) { this.local.remove(name); this.event('destroy', name, { driver: r.driver }); return; }
     try {
       await this.driver(r.driver).remove(name, opts.signal ? { signal: opts.signal } : {});
+      this.event('destroy', name, { driver: r.driver });
     } catch (err) {
       // The plugin kept it: so does stowage (unless the name was taken meanwhile).
       try {

@@ -182,6 +182,8 @@ export function registerContainerCommands(program: Command, g: () => GlobalOptio
       await forEachArg(names, async (n) => {
         const c = await e.containers.stop(n, Number(f.time));
         await startDetached(e, c.Id, binPath(), globalArgs(g(), e));
+        const { containerEvent } = await import('../../events/actors.js');
+        containerEvent(e, c, 'restart');
         return n;
       });
     }));
@@ -257,11 +259,31 @@ export function registerContainerCommands(program: Command, g: () => GlobalOptio
     .option('-u, --user <string>', 'username or UID').option('-w, --workdir <string>', 'working directory inside the container')
     .passThroughOptions()
     .action(async (name: string, command: string[], f: { detach?: boolean; env?: string[]; interactive?: boolean; tty?: boolean; user?: string; workdir?: string }) => withEngine(g(), async (e) => {
-      const code = await e.containers.exec(name, {
-        cmd: command, env: f.env ?? [], tty: !!f.tty, interactive: !!f.interactive, detach: !!f.detach,
-        ...(f.user !== undefined ? { user: f.user } : {}), ...(f.workdir !== undefined ? { workdir: f.workdir } : {}),
+      // Through exec records (execCreate/execStart), as Docker's CLI does through the API.
+      const id = await e.containers.execCreate(name, {
+        Cmd: command, Env: f.env ?? [], Tty: !!f.tty, AttachStdin: !!f.interactive && !f.detach,
+        AttachStdout: !f.detach, AttachStderr: !f.detach,
+        ...(f.user !== undefined ? { User: f.user } : {}), ...(f.workdir !== undefined ? { WorkingDir: f.workdir } : {}),
       });
-      process.exitCode = code;
+      const termSize = f.tty && process.stdout.isTTY && process.stdout.rows > 0 ? { height: process.stdout.rows, width: process.stdout.columns } : undefined;
+      const session = await e.containers.execStart(id, { detach: !!f.detach, ...(termSize ? { consoleSize: termSize } : {}) });
+      if (!session) return;
+      let restore: (() => void) | undefined;
+      let input: NodeJS.ReadableStream | undefined;
+      if (session.stdin) {
+        if (f.tty && process.stdin.isTTY) { const t = await rawTerminal(); restore = t.restore; input = t.stdin; } else input = process.stdin;
+        input.pipe(session.stdin);
+      }
+      const resize = () => { void e.containers.execResize(id, process.stdout.rows, process.stdout.columns).catch(() => {}); };
+      if (f.tty && process.stdout.isTTY) process.stdout.on('resize', resize);
+      try {
+        for await (const chunk of session.output) (chunk.stream === 'stderr' ? process.stderr : process.stdout).write(chunk.data);
+        process.exitCode = (await session.exitCode) ?? 0;
+      } finally {
+        restore?.();
+        process.stdout.off('resize', resize);
+        if (input) { input.unpipe(); process.stdin.destroy(); }
+      }
     }));
   exec(program.command('exec').description('Execute a command in a running container'));
 

@@ -7,6 +7,7 @@ import { withEngine, collect } from '../open.js';
 import { compileTemplate, renderTemplate, table } from '../format.js';
 import { conflict, invalidArgument } from '../../errors.js';
 import { rawTerminal } from '../terminal.js';
+import { TIME_NANO_TEXT } from '../../events/service.js';
 
 /** Docker's `--filter name=value` list as a filter map. */
 export function parseFilterFlags(list: string[]): Record<string, string[]> {
@@ -34,7 +35,8 @@ export function rfc3339NanoFixed(timeNano: number | bigint): string {
 /** One event as `docker events` prints it without --format. */
 export function prettyEvent(e: { timeNano: number; Type: string; Action: string; Actor: { ID: string; Attributes: Record<string, string> } }): string {
   const attrs = Object.keys(e.Actor.Attributes).sort().map((k) => `${k}=${e.Actor.Attributes[k]}`);
-  return `${rfc3339NanoFixed(e.timeNano)} ${e.Type} ${e.Action} ${e.Actor.ID}${attrs.length ? ` (${attrs.join(', ')})` : ''}\n`;
+  const exact = (e as { [TIME_NANO_TEXT]?: string })[TIME_NANO_TEXT];
+  return `${rfc3339NanoFixed(exact !== undefined ? BigInt(exact) : e.timeNano)} ${e.Type} ${e.Action} ${e.Actor.ID}${attrs.length ? ` (${attrs.join(', ')})` : ''}\n`;
 }
 
 export function registerStreamCommands(program: Command, g: () => GlobalOptions): void {
@@ -97,6 +99,7 @@ export function registerStreamCommands(program: Command, g: () => GlobalOptions)
       const stop = () => ac.abort();
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
+      process.stdout.on('error', stop); // a closed pipe (| head) ends the stream
       try {
         for await (const ev of e.events.subscribe({
           ...(f.since !== undefined ? { since: parseEventTime(f.since) } : {}),
@@ -142,6 +145,12 @@ export function registerStreamCommands(program: Command, g: () => GlobalOptions)
       }
     }));
   stats(program.command('stats').description('Display a live stream of container(s) resource usage statistics'));
+
+  program.command('__exec', { hidden: true }).argument('<ID>')
+    .action(async (id: string) => withEngine(g(), async (e) => {
+      const { runHandedOver } = await import('../../containers/exec.js');
+      await runHandedOver(e, id);
+    }));
 
   const container = program.commands.find((c) => c.name() === 'container');
   if (container) {
