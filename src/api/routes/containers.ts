@@ -27,7 +27,7 @@ async function start(c: Ctx, ref: string): Promise<boolean> {
       await startDetached(c.engine, rec.Id, c.srv.bin, c.srv.globalArgs);
     }
   } catch (err) {
-    throw startError(c, rec, err);
+    throw await startError(c, rec, err);
   }
   return true;
 }
@@ -37,9 +37,11 @@ async function start(c: Ctx, ref: string): Promise<boolean> {
  * not found" / "no such file or directory" → 127, "permission denied" → 126. The
  * runtimes word it differently; the recorded exit code says which it was.
  */
-function startError(c: Ctx, rec: ContainerRecord, err: unknown): unknown {
-  const code = c.engine.containerStore.get(rec.Id)?.State.ExitCode;
+async function startError(c: Ctx, rec: ContainerRecord, err: unknown): Promise<unknown> {
   const msg = (err as Error)?.message ?? String(err);
+  // The record may be gone already (--rm); the runtime's words then say which it was.
+  const { startFailureCode } = await import('../../runtime/runtime.js');
+  const code = c.engine.containerStore.get(rec.Id)?.State.ExitCode ?? startFailureCode(msg);
   if (code === 127 && !/executable file not found|no such file or directory/.test(msg)) {
     return invalidArgument(`exec: "${rec.Path}": executable file not found in $PATH (${msg})`, { cause: err });
   }
