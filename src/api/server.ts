@@ -83,11 +83,19 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     throw err;
   }
 
+  // A long-running server must not die of one request's stray error (a socket that
+  // failed after its handler returned, a stream's late rejection): log it and go on.
+  const stray = (err: unknown) => log(`stowage serve: error outside a request: ${(err as Error)?.stack ?? String(err)}`);
+  process.on('unhandledRejection', stray);
+  process.on('uncaughtException', stray);
+
   let closing: Promise<void> | undefined;
   return {
     addresses: listeners.map((l) => l.address),
     close: () => (closing ??= (async () => {
       shutdown.abort(new Error('server shutting down'));
+      process.off('unhandledRejection', stray);
+      process.off('uncaughtException', stray);
       await Promise.all(listeners.map((l) => new Promise<void>((r) => {
         l.server.close(() => r());
         l.server.closeIdleConnections();
