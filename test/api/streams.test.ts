@@ -18,8 +18,8 @@ async function served(t: import('node:test').TestContext): Promise<Served | unde
   return s;
 }
 
-/** The docker CLI with its stdin fed later (after `delayMs`), as a user typing does. */
-function dockerLater(s: Served, args: string[], input: string, delayMs: number, viaScript = false): Promise<{ code: number; out: string; err: string }> {
+/** The docker CLI with its stdin fed once its output shows `when` (the process is up), as a user typing does. */
+function dockerLater(s: Served, args: string[], input: string, when: RegExp, viaScript = false): Promise<{ code: number; out: string; err: string }> {
   return new Promise((resolve, reject) => {
     const env: NodeJS.ProcessEnv = {};
     for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('DOCKER_')) env[k] = v;
@@ -28,10 +28,16 @@ function dockerLater(s: Served, args: string[], input: string, delayMs: number, 
     const c = viaScript ? spawn('script', ['-qec', quoted, '/dev/null'], { env, stdio: ['pipe', 'pipe', 'pipe'] }) : spawn('docker', args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
-    c.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    let fed = false;
+    const feed = () => {
+      if (fed || !when.test(out)) return;
+      fed = true;
+      c.stdin.write(input);
+      if (!viaScript) c.stdin.end();
+    };
+    c.stdout.on('data', (b: Buffer) => { out += b.toString(); feed(); });
     c.stderr.on('data', (b: Buffer) => (err += b.toString()));
     const timer = setTimeout(() => c.kill('SIGKILL'), 60_000);
-    setTimeout(() => { c.stdin.write(input); if (!viaScript) c.stdin.end(); }, delayMs);
     c.on('error', reject);
     c.on('close', (code) => { clearTimeout(timer); resolve({ code: code ?? -1, out, err }); });
   });
@@ -58,9 +64,9 @@ test('docker run in the foreground: attach before start, stdout and stderr apart
 test('docker run -i: the client stdin reaches the process', async (t) => {
   const s = await served(t);
   if (!s) return;
-  const r = await dockerLater(s, ['run', '-i', '--rm', 'bb', 'sh', '-c', 'read line; echo "got $line"'], 'hello\n', 1500);
+  const r = await dockerLater(s, ['run', '-i', '--rm', 'bb', 'sh', '-c', 'echo ready; read line; echo "got $line"'], 'hello\n', /ready\n/);
   assert.equal(r.code, 0, r.err);
-  assert.equal(r.out, 'got hello\n');
+  assert.equal(r.out, 'ready\ngot hello\n');
 });
 
 test('docker run -i with stdin ready before the container starts', { todo: 'engine side (streams): stdin sent before the process starts is dropped by the monitor' }, async (t) => {
@@ -74,7 +80,7 @@ test('docker run -it on a terminal: a tty in the container, raw bytes, typed inp
   const s = await served(t);
   if (!s) return;
   if (!requires(t, spawnSync('script', ['--version'], { stdio: 'ignore' }).status === 0, 'script (util-linux) is missing')) return;
-  const r = await dockerLater(s, ['run', '-it', '--rm', 'bb', 'sh'], 'tty\necho typed-$((6*7))\nexit 3\n', 1500, true);
+  const r = await dockerLater(s, ['run', '-it', '--rm', 'bb', 'sh'], 'tty\necho typed-$((6*7))\nexit 3\n', /\/ # /, true);
   assert.equal(r.code, 3, r.out + r.err);
   assert.match(r.out, /\/dev\/pts\/\d+/);
   assert.match(r.out, /typed-42/);

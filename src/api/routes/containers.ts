@@ -19,15 +19,25 @@ async function start(c: Ctx, ref: string): Promise<boolean> {
   await c.engine.containers.reconcile();
   const rec = c.engine.containers.resolve(ref);
   if (rec.State.Running) return false;
-  const svc = c.engine.containers as unknown as { start?: (ref: string) => Promise<unknown> };
+  // Watch for this start's exit first: with --rm a failed start can remove the record
+  // before the error is read, and the exit (code, error) is then known only from the wait.
+  const stopWatching = new AbortController();
+  let exit: Promise<{ StatusCode: number; Error: { Message: string } | null } | undefined> = Promise.resolve(undefined);
+  if (hasStreamFeature(c.engine, 'waitFor')) {
+    try {
+      const w = streamFeature(c.engine, 'waitFor')(rec.Id, 'next-exit', stopWatching.signal);
+      await w.registered;
+      exit = w.result.catch(() => undefined);
+    } catch { /* no watch: the record's state is used */ }
+  }
   try {
-    if (typeof svc.start === 'function') await svc.start(rec.Id);
-    else {
-      const { startDetached } = await import('../../containers/lifecycle.js');
-      await startDetached(c.engine, rec.Id, c.srv.bin, c.srv.globalArgs);
-    }
+    const { startDetached } = await import('../../containers/lifecycle.js');
+    await startDetached(c.engine, rec.Id, c.srv.bin, c.srv.globalArgs);
   } catch (err) {
-    throw await startError(c, rec, err);
+    const seen = await Promise.race([exit, new Promise<undefined>((r) => setTimeout(() => r(undefined), 2000))]);
+    throw await startError(c, rec, err, seen);
+  } finally {
+    stopWatching.abort();
   }
   return true;
 }
@@ -37,11 +47,11 @@ async function start(c: Ctx, ref: string): Promise<boolean> {
  * not found" / "no such file or directory" → 127, "permission denied" → 126. The
  * runtimes word it differently; the recorded exit code says which it was.
  */
-async function startError(c: Ctx, rec: ContainerRecord, err: unknown): Promise<unknown> {
-  const msg = (err as Error)?.message ?? String(err);
-  // The record may be gone already (--rm); the runtime's words then say which it was.
+async function startError(c: Ctx, rec: ContainerRecord, err: unknown, seen?: { StatusCode: number; Error: { Message: string } | null }): Promise<unknown> {
+  const msg = seen?.Error?.Message || ((err as Error)?.message ?? String(err));
+  // The runtime's words say which it was; else the recorded exit (the record may be gone with --rm).
   const { startFailureCode } = await import('../../runtime/runtime.js');
-  const code = c.engine.containerStore.get(rec.Id)?.State.ExitCode ?? startFailureCode(msg);
+  const code = startFailureCode(msg) ?? seen?.StatusCode ?? c.engine.containerStore.get(rec.Id)?.State.ExitCode;
   if (code === 127 && !/executable file not found|no such file or directory/.test(msg)) {
     return invalidArgument(`exec: "${rec.Path}": executable file not found in $PATH (${msg})`, { cause: err });
   }
