@@ -35,6 +35,8 @@ async function start(c: Ctx, ref: string): Promise<boolean> {
     await startDetached(c.engine, rec.Id, c.srv.bin, c.srv.globalArgs);
   } catch (err) {
     const seen = await Promise.race([exit, new Promise<undefined>((r) => setTimeout(() => r(undefined), 2000))]);
+    // It ran and exited (and --rm removed it) before the start was seen: that is a start.
+    if (seen && !seen.Error?.Message && seen.StatusCode !== 126 && seen.StatusCode !== 127) return true;
     throw await startError(c, rec, err, seen);
   } finally {
     stopWatching.abort();
