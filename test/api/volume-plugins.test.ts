@@ -51,3 +51,24 @@ test('volume plugins through the API: GET /plugins, volume create -d, run -v, ls
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /plugin "nosuchplug" not found/);
 });
+
+test('CSI volumes through the API: volume create -d csi, run -v, rm', async (t) => {
+  if (!requiresRoot(t)) return;
+  if (!requires(t, dockerMissing() === null, dockerMissing() ?? '')) return;
+  const { tempDir } = await import('../helpers/env.js');
+  const { startCsi } = await import('../csi/harness.js');
+  const dir = tempDir(t, 'stowage-api-csi-');
+  // The API server's data root must be allowed to publish into (its csi/targets folder).
+  const csi = await startCsi(t, ['--allowed-dir', join(dir, 'root', 'csi', 'targets')]);
+  cleanupFirst(t, () => csi.stop());
+  const s = await startServe(t, { dir });
+  await s.dockerOk(['load', '-i', (await testImageArchive(s.dir)).path]);
+  assert.equal((await s.dockerOk(['volume', 'create', '-d', 'csi', '-o', `endpoint=unix://${csi.socket}`, '-o', 'size=8m', 'csivol'])).trim(), 'csivol');
+  assert.match(await s.dockerOk(['volume', 'ls']), /csi\s+csivol/);
+  const id = (await s.dockerOk(['run', '-d', '-v', 'csivol:/data', 'bb', 'sh', '-c', 'echo through-csi > /data/f; cat /data/f'])).trim();
+  assert.equal((await s.dockerOk(['wait', id])).trim(), '0');
+  assert.equal(await s.dockerOk(['logs', id]), 'through-csi\n');
+  await s.dockerOk(['rm', id]);
+  await s.dockerOk(['volume', 'rm', 'csivol']);
+  assert.equal(await csi.cli.ok(['volume', 'ls', '-q']), '', 'DeleteVolume removed the CSI side');
+});
