@@ -14,11 +14,11 @@
 // (the one that started the exec — for the API, the server).
 import { randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, rmSync } from 'node:fs';
 import { ReadStream } from 'node:tty';
 import { Writable } from 'node:stream';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { stowageBin } from '../util/bin.js';
 import type { Engine } from '../engine.js';
 import type { StdioSession } from './stdio.js';
 import { ChunkQueue, DetachScanner } from './attach.js';
@@ -72,18 +72,18 @@ export async function execCreate(engine: Engine, ref: string, o: ExecCreateOptio
   return id;
 }
 
-/** Finds bin/stowage.js above this module (works from src, dist and the bundle). */
-function stowageBin(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    const p = join(dir, 'bin', 'stowage.js');
-    if (existsSync(p)) return p;
-    dir = dirname(dir);
-  }
-  return process.argv[1]!;
+export interface ExecStartOptions {
+  detach: boolean;
+  tty?: boolean;
+  /** The terminal's initial size (Docker's ConsoleSize). */
+  consoleSize?: { height: number; width: number };
+  /** CLI only: when the runtime cannot hand the terminal over (runc), give it our own
+   *  terminal (stdio inherited) instead of copying through pipes; the session then
+   *  carries no output, only the exit code. */
+  inheritTerminal?: boolean;
 }
 
-export async function execStart(engine: Engine, id: string, o: { detach: boolean; tty?: boolean; consoleSize?: { height: number; width: number } }): Promise<StdioSession | null> {
+export async function execStart(engine: Engine, id: string, o: ExecStartOptions): Promise<StdioSession | null> {
   const row = getRow(engine, id);
   const cfg = JSON.parse(row.config) as ExecCreateOptions;
   const c = engine.containerStore.get(row.container_id);
@@ -97,7 +97,7 @@ export async function execStart(engine: Engine, id: string, o: { detach: boolean
     return null;
   }
   claim(engine, id, false);
-  return runExec(engine, id, cfg, o.tty ?? cfg.Tty ?? false, o.consoleSize);
+  return runExec(engine, id, cfg, o.tty ?? cfg.Tty ?? false, o.consoleSize, !!o.inheritTerminal);
 }
 
 /** Marks the exec running (for this process, or handed over to a watcher); only once: Docker runs an exec once. */
@@ -121,7 +121,7 @@ export async function runHandedOver(engine: Engine, id: string): Promise<void> {
   await s.exitCode;
 }
 
-async function runExec(engine: Engine, id: string, cfg: ExecCreateOptions, tty: boolean, consoleSize?: { height: number; width: number }): Promise<StdioSession> {
+async function runExec(engine: Engine, id: string, cfg: ExecCreateOptions, tty: boolean, consoleSize?: { height: number; width: number }, inheritTerminal = false): Promise<StdioSession> {
   const row = getRow(engine, id);
   const c = engine.containerStore.get(row.container_id)!;
   const fail = (err: unknown): never => {
@@ -160,7 +160,7 @@ async function runExec(engine: Engine, id: string, cfg: ExecCreateOptions, tty: 
         terminals.set(id, (rows, cols) => ptyNative().setWinsize(fd, rows, cols));
       }
     } else {
-      child = rt.exec(c.Id, proc, 'pipe', { tty });
+      child = rt.exec(c.Id, proc, tty && inheritTerminal ? 'inherit' : 'pipe', { tty });
     }
   } catch (err) { return fail(err); }
   engine.db.prepare('UPDATE execs SET pid = ? WHERE id = ?').run(child.pid ?? 0, id);

@@ -141,7 +141,8 @@ export async function runAndWatch(engine: Engine, id: string, attach: AttachOpti
     child.stdout?.on('data', (b: Buffer) => emit('stdout', b));
     child.stderr?.on('data', onStderr);
     child.stdin?.on('error', () => {});
-    hub.setStdin(child.stdin ? { write: (b) => { child.stdin!.write(b); }, end: () => { child.stdin!.end(); } } : undefined);
+    // With a terminal (runc copying for us) stdin is never closed, as Docker leaves a terminal open.
+    hub.setStdin(child.stdin ? { write: (b) => { child.stdin!.write(b); }, end: () => { if (!tty) child.stdin!.end(); } } : undefined);
   } else if (mode === 'console') {
     child.stdout?.on('data', (b: Buffer) => emit('stdout', b));
     child.stderr?.on('data', onStderr);

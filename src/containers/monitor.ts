@@ -63,6 +63,7 @@ export class AttachHub {
   private clients = new Set<Client>();
   private connectedTokens = new Set<string>();
   private stdin: StdinSink | undefined;
+  private early: Buffer[] = [];
   private stdinOpen: boolean;
   private resizer: ((rows: number, cols: number) => void) | undefined;
   private lastSize: { rows: number; cols: number } | undefined;
@@ -104,10 +105,12 @@ export class AttachHub {
     }
   }
 
-  /** Where clients' stdin goes, once the process has started. */
+  /** Where clients' stdin goes, once the process has started; what came before goes first. */
   setStdin(sink: StdinSink | undefined): void {
     this.stdin = sink;
-    if (sink && !this.stdinOpen) sink.end();
+    if (!sink) return;
+    for (const b of this.early.splice(0)) sink.write(b);
+    if (!this.stdinOpen) sink.end();
   }
 
   /** How a RESIZE is applied (terminal containers with a pty master only). */
@@ -129,7 +132,10 @@ export class AttachHub {
 
   /** Input from the local side (foreground run -i) or a client. */
   writeStdin(b: Buffer): void {
-    if (this.stdinOpen && this.stdin) this.stdin.write(b);
+    if (!this.stdinOpen) return;
+    // A client that attached before the start may send input before the process exists
+    // (`echo hi | docker run -i …`): it is kept for it.
+    if (this.stdin) this.stdin.write(b); else this.early.push(b);
   }
 
   /** Stdin closed by a client or the local side: Docker closes the container's stdin when StdinOnce. */
@@ -161,12 +167,12 @@ export class AttachHub {
     await Promise.all(ends);
   }
 
-  /** Stops listening and removes the socket and the registrations. Idempotent. */
+  /** Stops listening and removes the socket. Idempotent. Registrations stay: a client
+   *  that registered during this run waits for the next start (dead ones are swept then). */
   close(): void {
     this.server?.close();
     this.server = undefined;
     rmSync(this.path, { force: true });
-    rmSync(pendingDir(this.engine, this.c.Id), { recursive: true, force: true });
   }
 
   private accept(sock: Socket): void {

@@ -27,6 +27,7 @@ import { ownerToken } from '../store/owner.js';
 import { conflict, invalidArgument, notFound, failedPrecondition, isNotFound } from '../errors.js';
 import { isMountPoint } from '../drivers/mount.js';
 import { containerEvent } from '../events/actors.js';
+import { pendingDir } from './monitor.js';
 import type { StdioSession } from './stdio.js';
 import { waitFor, type WaitCondition, type WaitResult } from './wait.js';
 import type { AttachRequest } from './attach.js';
@@ -255,6 +256,8 @@ export class ContainerService {
     await releaseMounts(this.engine, c);
     const anonymous = (c.MountSpecs ?? []).filter((m) => m.type === 'volume').map((m) => m.source);
     this.store.delete(c.Id);
+    // Gone for everyone from here on (what is left is garbage recovery removes).
+    containerEvent(this.engine, c, 'destroy');
     if (opts.volumes) await removeAnonymousVolumes(this.engine, anonymous);
     try { releaseRootfs(this.engine, c); } catch { /* reported by check */ }
     await this.engine.runtime(c.HostConfig.Runtime || undefined).delete(c.Id, { force: true }).catch(() => {});
@@ -263,7 +266,7 @@ export class ContainerService {
       await this.engine.layers.releaseChain(c.LayerId, { stopAtImageLayers: true });
     } finally {
       rmSync(this.engine.layout.container(c.Id), { recursive: true, force: true });
-      containerEvent(this.engine, c, 'destroy');
+      rmSync(pendingDir(this.engine, c.Id), { recursive: true, force: true });
     }
     return c;
   }
@@ -407,36 +410,18 @@ export class ContainerService {
     });
   }
 
-  /** `docker exec`: a process in a running container. Resolves to its exit code. */
-  async exec(ref: string, o: { cmd: string[]; env?: string[]; workdir?: string; user?: string; tty?: boolean; interactive?: boolean; detach?: boolean }): Promise<number> {
+  /**
+   * `docker start` for front ends without the CLI's arguments (the API server): spawns the
+   * container's monitor (`stowage __monitor ID`) and resolves once it runs or failed.
+   * A running container is left as it is.
+   */
+  async start(ref: string): Promise<ContainerRecord> {
     await this.reconcile();
     const c = this.store.resolve(ref);
-    if (!c.State.Running) throw conflict(`Container ${c.Id} is not running`, { name: ref });
-    const { resolveUser, buildProcess } = await import('../runtime/spec.js');
-    const { startFailureCode } = await import('../runtime/runtime.js');
-    const root = rootfsPath(this.engine, c);
-    const proc = buildProcess({
-      args: o.cmd,
-      env: [...(c.Config.Env ?? []), ...(o.env ?? [])],
-      cwd: o.workdir || c.Config.WorkingDir || '/',
-      user: resolveUser(root, o.user ?? c.Config.User ?? ''),
-      terminal: !!o.tty,
-      hostname: c.Config.Hostname || c.Id.slice(0, 12),
-    });
-    const rt = this.engine.runtime(c.HostConfig.Runtime || undefined);
-    const child = rt.exec(c.Id, proc, o.tty ? 'inherit' : 'pipe', { tty: !!o.tty, detach: !!o.detach });
-    let stderr = '';
-    if (!o.tty) {
-      child.stdout?.pipe(process.stdout);
-      child.stderr?.on('data', (b: Buffer) => { if (stderr.length < 8192) stderr += b.toString(); process.stderr.write(b); });
-      if (o.interactive && child.stdin) process.stdin.pipe(child.stdin); else child.stdin?.end();
-    }
-    const code: number = await new Promise((resolve) => {
-      child.on('close', (code) => resolve(code ?? 255));
-      child.on('error', () => resolve(126));
-    });
-    if (!o.interactive) process.stdin.unref?.();
-    return code !== 0 ? startFailureCode(stderr) ?? code : code;
+    if (c.State.Running) return c;
+    const { startDetached } = await import('./lifecycle.js');
+    const { stowageBin } = await import('../util/bin.js');
+    return startDetached(this.engine, c.Id, stowageBin(), ['--data-root', this.engine.layout.root, '--storage-driver', this.engine.driver.name]);
   }
 
   // ---- streams: attach, wait conditions, resize, top, stats, exec (see docs/containers.md)
@@ -475,7 +460,7 @@ export class ContainerService {
     return execCreate(this.engine, ref, o);
   }
 
-  async execStart(id: string, o: { detach: boolean; tty?: boolean; consoleSize?: { height: number; width: number } }): Promise<StdioSession | null> {
+  async execStart(id: string, o: import('./exec.js').ExecStartOptions): Promise<StdioSession | null> {
     const { execStart } = await import('./exec.js');
     return execStart(this.engine, id, o);
   }

@@ -11,7 +11,6 @@ import { tempDir, requiresRoot, requires, cleanupFirst } from '../helpers/env.js
 import { stowage, BIN, type Stowage } from '../helpers/cli.js';
 import { makeRootfs, makeDockerArchive } from '../helpers/images.js';
 import { Engine } from '../../src/engine.js';
-import { startDetached } from '../../src/containers/lifecycle.js';
 import type { StdioSession } from '../../src/containers/stdio.js';
 import { ownerAlive } from '../../src/store/owner.js';
 import { ptyAvailable } from '../../src/util/pty.js';
@@ -33,7 +32,8 @@ async function setup(t: TestContext): Promise<Ctx> {
     if (ids.length) await s.run(['rm', '-f', ...ids]);
     e.close();
   });
-  return { s, e, start: async (id) => { await startDetached(e, id, BIN, ['--data-root', s.root, '--storage-driver', DRIVER]); } };
+  // engine.containers.start spawns the monitor itself, as the API server does.
+  return { s, e, start: async (id) => { await e.containers.start(id); } };
 }
 
 /** Collects a session's output until it ends (or `until` matches), with a deadline. */
@@ -111,9 +111,10 @@ describe('container streams', () => {
     const { s, e, start } = await setup(t);
     const c = await e.containers.create({ image: 'bb:1', cmd: ['cat'], interactive: true });
     const session = await e.containers.attach(c.Id, { stdin: true, stdout: true, stderr: true, stream: true, logs: false });
-    await start(c.Id);
+    // Input sent before the start (echo hi | docker run -i …) waits for the process.
     session.stdin!.write('hello through stdin\n');
     session.stdin!.end('second\n');
+    await start(c.Id);
     assert.equal((await collect(session)).stdout, 'hello through stdin\nsecond\n');
     assert.equal(await session.exitCode, 0);
     const id = (await s.ok(['run', '-d', '-i', 'bb:1', 'sh', '-c', 'cat; exit 5'])).trim();
@@ -169,7 +170,7 @@ describe('container streams', () => {
 
   it('wait conditions: not-running returns at once, removed waits for --rm, across processes', { timeout: 60_000 }, async (t) => {
     if (!requiresRoot(t)) return;
-    const { e, start } = await setup(t);
+    const { s, e, start } = await setup(t);
     const created = await e.containers.create({ image: 'bb:1', cmd: ['true'] });
     assert.deepEqual(await e.containers.waitFor(created.Id, 'not-running').result, { StatusCode: 0, Error: null });
     const rm = await e.containers.create({ image: 'bb:1', cmd: ['sh', '-c', 'sleep 0.3; exit 7'], autoRemove: true });
@@ -178,6 +179,17 @@ describe('container streams', () => {
     await start(rm.Id);
     assert.deepEqual(await w.result, { StatusCode: 7, Error: null });
     assert.equal(e.containerStore.get(rm.Id), undefined, 'removed by its monitor');
+    // The monitor (another process) recorded the lifecycle as Docker reports it.
+    let seen: string[] = [];
+    await until(async () => {
+      seen = [];
+      for await (const x of e.events.subscribe({ since: 0, until: Date.now() / 1000 + 0.001, filters: { container: [rm.Id] } })) seen.push(x.Action);
+      return seen.includes('destroy');
+    }, 'the destroy event');
+    assert.deepEqual(seen.filter((a) => ['create', 'start', 'die', 'destroy'].includes(a)), ['create', 'start', 'die', 'destroy']);
+    // `stowage wait` on a --rm container: the code survives the removal.
+    const id = (await s.ok(['run', '-d', '--rm', 'bb:1', 'sh', '-c', 'sleep 3; exit 6'])).trim();
+    assert.equal(await s.ok(['wait', id]), '6\n');
     assert.throws(() => e.containers.waitFor('nosuchcontainer', 'next-exit'), /No such container/);
     assert.throws(() => e.containers.waitFor(created.Id, 'sometime' as 'removed'), /invalid condition/);
   });

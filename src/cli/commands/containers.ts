@@ -86,7 +86,11 @@ async function runAction(g: () => GlobalOptions, image: string, cmd: string[], f
     let restore: (() => void) | undefined;
     try {
       let stdin: NodeJS.ReadableStream | undefined = f.interactive ? process.stdin : undefined;
-      if (f.tty && f.interactive && process.stdin.isTTY) {
+      // runc keeps the terminal to itself (it is given ours and copies): nothing to do here.
+      const { ptyAvailable } = await import('../../util/pty.js');
+      const handedOver = e.runtime(c.HostConfig.Runtime || undefined).consoleInForeground && ptyAvailable();
+      if (f.tty && !handedOver) stdin = undefined;
+      else if (f.tty && f.interactive && process.stdin.isTTY) {
         const t = await rawTerminal();
         restore = t.restore;
         stdin = t.stdin;
@@ -172,7 +176,9 @@ export function registerContainerCommands(program: Command, g: () => GlobalOptio
 
   const wait = (cmd: Command) => cmd.argument('<CONTAINER...>')
     .action(async (names: string[]) => withEngine(g(), async (e) => {
-      await forEachArg(names, async (n) => String(await e.containers.wait(n)));
+      // Docker's default condition; the exit code comes from the die event, so a --rm
+      // container removed meanwhile still reports its own code.
+      await forEachArg(names, async (n) => String((await e.containers.waitFor(n, 'not-running').result).StatusCode));
     }));
   wait(program.command('wait').description('Block until one or more containers stop, then print their exit codes'));
 
@@ -266,8 +272,13 @@ export function registerContainerCommands(program: Command, g: () => GlobalOptio
         ...(f.user !== undefined ? { User: f.user } : {}), ...(f.workdir !== undefined ? { WorkingDir: f.workdir } : {}),
       });
       const termSize = f.tty && process.stdout.isTTY && process.stdout.rows > 0 ? { height: process.stdout.rows, width: process.stdout.columns } : undefined;
-      const session = await e.containers.execStart(id, { detach: !!f.detach, ...(termSize ? { consoleSize: termSize } : {}) });
+      // A runtime that keeps the terminal (runc) is given ours, as before exec records.
+      const { ptyAvailable } = await import('../../util/pty.js');
+      const c = e.containers.resolve(name);
+      const inherit = !!f.tty && !(e.runtime(c.HostConfig.Runtime || undefined).consoleInForeground && ptyAvailable());
+      const session = await e.containers.execStart(id, { detach: !!f.detach, inheritTerminal: inherit, ...(termSize ? { consoleSize: termSize } : {}) });
       if (!session) return;
+      if (inherit) { process.exitCode = (await session.exitCode) ?? 0; return; }
       let restore: (() => void) | undefined;
       let input: NodeJS.ReadableStream | undefined;
       if (session.stdin) {
