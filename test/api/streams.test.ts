@@ -69,10 +69,11 @@ test('docker run -i: the client stdin reaches the process', async (t) => {
   assert.equal(r.out, 'ready\ngot hello\n');
 });
 
-test('docker run -i with stdin ready before the container starts', { todo: 'engine side (streams): stdin sent before the process starts is dropped by the monitor' }, async (t) => {
+test('docker run -i with stdin ready before the container starts (a pipe)', async (t) => {
   const s = await served(t);
   if (!s) return;
   const r = await s.docker(['run', '-i', '--rm', 'bb', 'cat'], { input: 'early\n' });
+  assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout.toString(), 'early\n');
 });
 
