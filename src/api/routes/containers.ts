@@ -33,6 +33,7 @@ async function start(c: Ctx, ref: string): Promise<boolean> {
   try {
     const { startDetached } = await import('../../containers/lifecycle.js');
     await startDetached(c.engine, rec.Id, c.srv.bin, c.srv.globalArgs);
+    await runtimeReady(c, rec);
   } catch (err) {
     const seen = await Promise.race([exit, new Promise<undefined>((r) => setTimeout(() => r(undefined), 2000))]);
     // It ran and exited (and --rm removed it) before the start was seen: that is a start.
@@ -42,6 +43,23 @@ async function start(c: Ctx, ref: string): Promise<boolean> {
     stopWatching.abort();
   }
   return true;
+}
+
+/**
+ * The record says running as soon as the runtime was launched; the runtime's own state
+ * (which top, exec and stats read) follows a moment later. dockerd answers start only
+ * once the container is running, so `docker run -d X; docker exec X …` works: so here.
+ */
+async function runtimeReady(c: Ctx, rec: ContainerRecord): Promise<void> {
+  const rt = c.engine.runtime(rec.HostConfig.Runtime || undefined);
+  const until = Date.now() + 5000;
+  for (let d = 5; Date.now() < until; d = Math.min(d * 2, 100)) {
+    const now = c.engine.containerStore.get(rec.Id);
+    if (!now || !now.State.Running) return;
+    const st = await rt.state(rec.Id).catch(() => null);
+    if (st && st.status !== 'creating' && st.status !== 'created') return;
+    await new Promise((r) => setTimeout(r, d));
+  }
 }
 
 /**
