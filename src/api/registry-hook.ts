@@ -8,12 +8,12 @@
 //     const r = await import('../registry/index.js');
 //     return {
 //       pull: (e, ref, o) => r.pull(e, ref, { onProgress: o.onProgress, signal: o.signal,
-//         ...(o.platform ? { platform: r.parsePlatform(o.platform) } : {}),
-//         ...(o.auth ? { auth: r.decodeAuthHeader(o.auth) } : {}) }),
+//         ...(o.platform ? { platform: o.platform } : {}), auth: r.decodeAuthHeader(o.auth) }),
 //       push: (e, ref, o) => r.push(e, ref, { onProgress: o.onProgress, signal: o.signal,
-//         ...(o.auth ? { auth: r.decodeAuthHeader(o.auth) } : {}) }),
+//         auth: r.decodeAuthHeader(o.auth) }),
 //     };
-// (check PullOptions' platform type in src/registry/pull.ts). routes/images.ts streams
+// (registry's PullOptions as of its commit 916f429: platform "os/arch[/variant]",
+// auth from decodeAuthHeader(X-Registry-Auth), which takes undefined). routes/images.ts streams
 // every progress object as one JSON line and turns a failure after the first line
 // into {"errorDetail": …, "error": …}, as dockerd does.
 import type { Engine } from '../engine.js';
