@@ -6,11 +6,11 @@
 // TO WIRE IT (integrator, after merging `registry`): replace the body of
 // registryClient() with
 //     const r = await import('../registry/index.js');
+//     const auth = (h?: string) => { const a = r.decodeAuthHeader(h); return a ? { auth: a } : {}; };
 //     return {
 //       pull: (e, ref, o) => r.pull(e, ref, { onProgress: o.onProgress, signal: o.signal,
-//         ...(o.platform ? { platform: o.platform } : {}), auth: r.decodeAuthHeader(o.auth) }),
-//       push: (e, ref, o) => r.push(e, ref, { onProgress: o.onProgress, signal: o.signal,
-//         auth: r.decodeAuthHeader(o.auth) }),
+//         ...(o.platform ? { platform: o.platform } : {}), ...auth(o.auth) }),
+//       push: (e, ref, o) => r.push(e, ref, { onProgress: o.onProgress, signal: o.signal, ...auth(o.auth) }),
 //     };
 // (registry's PullOptions as of its commit 916f429: platform "os/arch[/variant]",
 // auth from decodeAuthHeader(X-Registry-Auth), which takes undefined). routes/images.ts streams
