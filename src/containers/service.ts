@@ -424,6 +424,12 @@ export class ContainerService {
     return startDetached(this.engine, c.Id, stowageBin(), ['--data-root', this.engine.layout.root, '--storage-driver', this.engine.driver.name]);
   }
 
+  /** inspect's ExecIDs: the container's running exec instances (null when none, as Docker). */
+  execIds(c: ContainerRecord): string[] | null {
+    const rows = this.engine.db.prepare('SELECT id FROM execs WHERE container_id = ? AND running = 1 ORDER BY created_at').all(c.Id) as Array<{ id: string }>;
+    return rows.length ? rows.map((r) => r.id) : null;
+  }
+
   // ---- streams: attach, wait conditions, resize, top, stats, exec (see docs/containers.md)
 
   /** Docker's attach: on a created container everything from the first byte once started; on a running one from now. */

@@ -220,9 +220,10 @@ describe('container streams', () => {
     assert.equal(ins.ContainerID, id);
     await assert.rejects(e.containers.execStart(execId, { detach: false }), /has already run/);
     await assert.rejects(e.containers.execInspect('f'.repeat(64)), /No such exec instance/);
-    // A detached exec is watched by its own process, which records the code.
-    const bg = await e.containers.execCreate(id, { Cmd: ['sh', '-c', 'exit 4'] });
+    // A detached exec is watched by its own process, which records the code; inspect lists it while it runs.
+    const bg = await e.containers.execCreate(id, { Cmd: ['sh', '-c', 'sleep 4; exit 4'] });
     assert.equal(await e.containers.execStart(bg, { detach: true }), null);
+    assert.deepEqual(JSON.parse(await s.ok(['container', 'inspect', '-f', '{{json .ExecIDs}}', 'busy'])), [bg]);
     await until(async () => ((await e.containers.execInspect(bg)) as { ExitCode: number | null }).ExitCode === 4, 'the detached exec to be recorded');
     // top: Docker's titles and the container's process.
     const top = await e.containers.top(id);
