@@ -14,7 +14,7 @@ import { unlinkSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Engine } from '../engine.js';
-import { Query, sendError, sendJson, HttpError } from './http.js';
+import { Query, sendError, sendJson, HttpError, statusFor, messageOf } from './http.js';
 import { Router, type Ctx, type ServerContext } from './router.js';
 import { parseHost, prepareUnixPath, secureUnixSocket, isLoopbackHost, type ListenerSpec } from './listeners.js';
 import { registerRoutes } from './routes/index.js';
@@ -83,11 +83,19 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
     throw err;
   }
 
+  // A long-running server must not die of one request's stray error (a socket that
+  // failed after its handler returned, a stream's late rejection): log it and go on.
+  const stray = (err: unknown) => log(`stowage serve: error outside a request: ${(err as Error)?.stack ?? String(err)}`);
+  process.on('unhandledRejection', stray);
+  process.on('uncaughtException', stray);
+
   let closing: Promise<void> | undefined;
   return {
     addresses: listeners.map((l) => l.address),
     close: () => (closing ??= (async () => {
       shutdown.abort(new Error('server shutting down'));
+      process.off('unhandledRejection', stray);
+      process.off('uncaughtException', stray);
       await Promise.all(listeners.map((l) => new Promise<void>((r) => {
         l.server.close(() => r());
         l.server.closeIdleConnections();
@@ -189,15 +197,11 @@ async function handle(srv: ServerContext, router: Router, l: Listener, req: Inco
     await p.route.handler(ctx);
     if (!res.headersSent) sendJson(res, 200, {});
   } catch (err) {
-    if (!res.headersSent && statusOf(err) >= 500 && process.env.STOWAGE_DEBUG) process.stderr.write(`${(err as Error)?.stack ?? err}\n`);
+    if (statusFor(err) >= 500 && process.env.STOWAGE_DEBUG) process.stderr.write(`${(err as Error)?.stack ?? err}\n`);
     sendError(res, err);
   } finally {
     done();
   }
-}
-
-function statusOf(err: unknown): number {
-  return err instanceof HttpError ? err.status : 500;
 }
 
 async function handleUpgrade(srv: ServerContext, router: Router, l: Listener, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
@@ -211,7 +215,6 @@ async function handleUpgrade(srv: ServerContext, router: Router, l: Listener, re
     socket.once('close', () => p.abort.abort(new Error('client went away')));
     await p.route.hijack({ srv, engine: srv.engine, req, params: p.params, query: p.query, version: p.version, signal: p.abort.signal, socket, head, upgraded: true });
   } catch (err) {
-    const { statusFor, messageOf } = await import('./http.js');
     if (socket.writable) {
       const body = JSON.stringify({ message: messageOf(err) }) + '\n';
       socket.end(`HTTP/1.1 ${statusFor(err)} Error\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);

@@ -41,7 +41,7 @@ export function inspectContainer(e: Engine, c: ContainerRecord, sizes?: { SizeRw
     MountLabel: '',
     ProcessLabel: '',
     AppArmorProfile: '',
-    ExecIDs: null,
+    ExecIDs: e.containers.execIds(c),
     // LogConfig: clients (docker-compose's logs) read only containers whose log driver they know.
     HostConfig: { LogConfig: { Type: 'json-file', Config: {} }, ...c.HostConfig },
     GraphDriver: e.containers.graphDriver(c),

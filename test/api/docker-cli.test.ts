@@ -63,6 +63,7 @@ test('run -d, logs -f, cp both ways, diff, commit, stop, rm; the stowage CLI see
   const s = await served(t);
   if (!s) return;
   const id = (await s.dockerOk(['run', '-d', '--name', 'web', '-e', 'GREETING=hello', 'bb', 'sh', '-c', 'echo $GREETING; echo oops >&2; i=0; while [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done'])).trim();
+  assert.match(id, /^[0-9a-f]{64}$/);
   assert.match(await s.dockerOk(['ps']), /web/);
   assert.match(await s.cli.ok(['ps']), /web/, 'the stowage CLI on the same data root sees the container');
   // logs -f follows until the container stops; stdout and stderr stay apart (framed).
@@ -93,6 +94,11 @@ test('run -d, logs -f, cp both ways, diff, commit, stop, rm; the stowage CLI see
   assert.equal(logs.code, 0, logs.stderr);
   assert.equal(logs.stdout.toString(), 'hello\n');
   assert.equal(logs.stderr, 'oops\n');
+  const tail = await s.docker(['logs', '--tail', '1', '-t', 'web']);
+  assert.equal(tail.stdout.toString(), '', 'the last line is on stderr');
+  assert.match(tail.stderr, /^\d{4}-\d\d-\d\dT[\d:.]+Z oops\n$/);
+  const future = await s.docker(['logs', '--since', String(Math.floor(Date.now() / 1000) + 60), 'web']);
+  assert.equal(future.stdout.toString() + future.stderr, '');
   assert.match(await s.dockerOk(['ps', '-a', '--filter', 'name=web', '--format', '{{.Status}}']), /^Exited \(\d+\)/);
   await s.dockerOk(['rm', 'web']);
   assert.doesNotMatch(await s.cli.ok(['ps', '-a']), /\bweb\b/);
@@ -153,4 +159,22 @@ test('build, import, save and load, history, tag, rmi, system df', async (t) => 
   assert.equal(rmi.code, 1);
   assert.match(rmi.stderr, /No such image: nope:1/);
   assert.ok(existsSync(archive));
+});
+
+test('a killed server loses nothing: its containers run on, the next server and the CLI see them', async (t) => {
+  const s = await served(t);
+  if (!s) return;
+  const id = (await s.dockerOk(['run', '-d', '--name', 'survivor', 'bb', 'sh', '-c', 'trap "exit 0" TERM; while true; do sleep 0.1; done'])).trim();
+  await s.stop('SIGKILL');
+  assert.match(await s.cli.ok(['ps', '--format', '{{.Names}} {{.State}}']), /^survivor running$/m, 'still running under its monitor');
+  // The CLI changes the store while no server runs; the next server sees it.
+  await s.cli.ok(['volume', 'create', 'made_by_cli']);
+  const s2 = await startServe(t, { dir: s.dir });
+  assert.match(await s2.dockerOk(['ps', '--format', '{{.ID}} {{.Status}}']), new RegExp(`^${id.slice(0, 12)} Up`, 'm'));
+  assert.match(await s2.dockerOk(['volume', 'ls', '-q']), /^made_by_cli$/m);
+  // And while it runs: what the CLI does, the server answers at once.
+  await s2.cli.ok(['tag', 'bb', 'bb:from-cli']);
+  assert.match(await s2.dockerOk(['images', '--format', '{{.Repository}}:{{.Tag}}']), /^bb:from-cli$/m);
+  await s2.dockerOk(['stop', 'survivor']);
+  assert.match(await s2.cli.ok(['ps', '-a', '--format', '{{.Names}} {{.State}}']), /^survivor exited$/m);
 });

@@ -19,13 +19,67 @@ async function start(c: Ctx, ref: string): Promise<boolean> {
   await c.engine.containers.reconcile();
   const rec = c.engine.containers.resolve(ref);
   if (rec.State.Running) return false;
-  const svc = c.engine.containers as unknown as { start?: (ref: string) => Promise<unknown> };
-  if (typeof svc.start === 'function') await svc.start(rec.Id);
-  else {
+  // Watch for this start's exit first: with --rm a failed start can remove the record
+  // before the error is read, and the exit (code, error) is then known only from the wait.
+  const stopWatching = new AbortController();
+  let exit: Promise<{ StatusCode: number; Error: { Message: string } | null } | undefined> = Promise.resolve(undefined);
+  if (hasStreamFeature(c.engine, 'waitFor')) {
+    try {
+      const w = streamFeature(c.engine, 'waitFor')(rec.Id, 'next-exit', stopWatching.signal);
+      await w.registered;
+      exit = w.result.catch(() => undefined);
+    } catch { /* no watch: the record's state is used */ }
+  }
+  try {
     const { startDetached } = await import('../../containers/lifecycle.js');
     await startDetached(c.engine, rec.Id, c.srv.bin, c.srv.globalArgs);
+    await runtimeReady(c, rec);
+  } catch (err) {
+    const seen = await Promise.race([exit, new Promise<undefined>((r) => setTimeout(() => r(undefined), 2000))]);
+    // It ran and exited (and --rm removed it) before the start was seen: that is a start.
+    if (seen && !seen.Error?.Message && seen.StatusCode !== 126 && seen.StatusCode !== 127) return true;
+    throw await startError(c, rec, err, seen);
+  } finally {
+    stopWatching.abort();
   }
   return true;
+}
+
+/**
+ * The record says running as soon as the runtime was launched; the runtime's own state
+ * (which top, exec and stats read) follows a moment later. dockerd answers start only
+ * once the container is running, so `docker run -d X; docker exec X …` works: so here.
+ */
+async function runtimeReady(c: Ctx, rec: ContainerRecord): Promise<void> {
+  const rt = c.engine.runtime(rec.HostConfig.Runtime || undefined);
+  const until = Date.now() + 5000;
+  for (let d = 5; Date.now() < until; d = Math.min(d * 2, 100)) {
+    const now = c.engine.containerStore.get(rec.Id);
+    if (!now || !now.State.Running) return;
+    const st = await rt.state(rec.Id).catch(() => null);
+    if (st && st.status !== 'creating' && st.status !== 'created') return;
+    await new Promise((r) => setTimeout(r, d));
+  }
+}
+
+/**
+ * The docker CLI picks `run`'s exit code from the start error's words: "executable file
+ * not found" / "no such file or directory" → 127, "permission denied" → 126. The
+ * runtimes word it differently; the recorded exit code says which it was.
+ */
+async function startError(c: Ctx, rec: ContainerRecord, err: unknown, seen?: { StatusCode: number; Error: { Message: string } | null }): Promise<unknown> {
+  const msg = seen?.Error?.Message || ((err as Error)?.message ?? String(err));
+  // The runtime's words say which it was; else the recorded exit (the record may be gone with --rm).
+  const { startFailureCode } = await import('../../runtime/runtime.js');
+  const code = startFailureCode(msg) ?? seen?.StatusCode ?? c.engine.containerStore.get(rec.Id)?.State.ExitCode;
+  if (code === 127 && !/executable file not found|no such file or directory/.test(msg)) {
+    return invalidArgument(`exec: "${rec.Path}": executable file not found in $PATH (${msg})`, { cause: err });
+  }
+  if (code === 126 && !/permission denied|is a directory/.test(msg)) {
+    return invalidArgument(`exec: "${rec.Path}": permission denied (${msg})`, { cause: err });
+  }
+  const se = findStowageError(err);
+  return se?.kind === 'FailedPrecondition' ? invalidArgument(msg, { cause: err }) : err;
 }
 
 /** Seconds from a query value: unix seconds (fractional) or an RFC 3339 time; 0 when absent. */
@@ -217,6 +271,9 @@ async function wait(c: Ctx): Promise<void> {
   c.res.flushHeaders();
   try {
     const r = await result;
+    // A command that could not be run (126/127) is the container's exit, not a failed
+    // wait: the docker CLI must exit with that code, and it would take 125 for an Error here.
+    if (r.StatusCode === 126 || r.StatusCode === 127) r.Error = null;
     c.res.end(JSON.stringify(r) + '\n');
   } catch (err) {
     c.res.end(JSON.stringify({ StatusCode: -1, Error: { Message: (err as Error).message } }) + '\n');
