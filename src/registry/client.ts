@@ -299,7 +299,11 @@ export class RegistryClient {
     if (res.status === 202) {
       // The registry opened an upload instead: cancel it.
       const loc = res.headers.location;
-      if (loc) discard(await this.request('DELETE', this.abs(loc), { scopes: this.pushScopes(repo), absolute: true, retry: false }).catch(() => ({ body: { resume() {} } }) as unknown as HttpResponse));
+      if (loc) {
+        try {
+          discard(await this.request('DELETE', this.abs(loc), { scopes: this.pushScopes(repo), absolute: true, retry: false }));
+        } catch { /* an upload left open expires on its own */ }
+      }
       return false;
     }
     if (res.status === 401 || res.status === 403 || res.status === 404) return false;
@@ -362,8 +366,8 @@ export class RegistryClient {
       if (res.status !== 200) throw await this.failure(res, 'tags', { repo, action: 'pull' });
       const doc = JSON.parse((await readBody(res, 16 << 20, 'tag list')).toString('utf8')) as { tags?: string[] | null };
       out.push(...(doc.tags ?? []));
-      const link = /<([^>]+)>;\s*rel="next"/.exec(String(res.headers.link ?? ''));
-      path = link ? (link[1]!.startsWith('http') ? link[1] : link[1]) : undefined;
+      // The next page (RFC 5988 Link header): a path on this registry or a full URL.
+      path = /<([^>]+)>;\s*rel="next"/.exec(String(res.headers.link ?? ''))?.[1];
     }
     return out;
   }

@@ -110,7 +110,7 @@ async function pullOne(engine: Engine, client: RegistryClient, ref: Reference, o
   const repo = ref.path;
   const want = opts.platform ? parsePlatform(opts.platform) : hostPlatform();
   const tagOrDigest = ref.digest ?? ref.tag!;
-  emit({ status: `Pulling from ${ref.domain === 'docker.io' ? repo : repo}`, id: tagOrDigest });
+  emit({ status: `Pulling from ${repo}`, id: tagOrDigest });
 
   const top = await client.getManifest(repo, tagOrDigest);
   let m = top;
