@@ -335,7 +335,9 @@ class Download {
     let n = 0;
     const tick = throttle(100);
     const total = this.d.size;
-    yield* spool.reader((k) => { n += k; if (tick() || n === total) onProgress(n, total); });
+    // While the blob still downloads, its line says Downloading (as Docker's does);
+    // Extracting takes over once the download is complete.
+    yield* spool.reader((k) => { n += k; if (spool.finished && (tick() || n === total)) onProgress(n, total); });
   }
 
   async close(): Promise<void> {
