@@ -82,7 +82,7 @@ export class RegistryClient {
     this.signal = opts.signal;
     this.auth = opts.auth && (opts.auth.username || opts.auth.password || opts.auth.identitytoken || opts.auth.registrytoken) ? opts.auth : getCredentials(domain);
     const insecure = (h: string) => isInsecure(h, this.settings);
-    this.transport = new Transport((h) => ({ material: tlsFor(h, this.settings.certsDirs), insecure: insecure(h) }));
+    this.transport = new Transport((h) => { const ins = insecure(h); return { material: tlsFor(h, this.settings.certsDirs, ins), insecure: ins }; });
     if (domain === 'docker.io') {
       this.endpoints = [...(opts.mirrors ? this.settings.mirrors.map((m) => ({ base: m, mirror: true })) : []), { base: DOCKER_HUB_ENDPOINT, mirror: false }];
     } else {
