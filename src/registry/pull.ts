@@ -182,7 +182,7 @@ async function pullOne(engine: Engine, client: RegistryClient, ref: Reference, o
     for (let i = 0; i < diffIds.length; i++) {
       const id = shortOf(manifest.layers[i]!.digest);
       const l = engine.layers.byChainId(chains[i]!);
-      if (l && l.state === 'ready') emit({ status: 'Already exists', id });
+      if (l && l.state === 'ready') { if (!already) emit({ status: 'Already exists', id }); }
       else { missing.add(i); emit({ status: 'Pulling fs layer', id }); }
     }
     const start = (d: Descriptor): Download => {
