@@ -224,6 +224,9 @@ export class Builder {
         this.emit({ type: 'output', stream: 'stdout', data: Buffer.from(`${e.id ? `${e.id}: ` : ''}${e.status}\n`) });
       },
     });
+    // The pull ends by dropping this process's leases (as load does): take the ones of
+    // the stages built so far again, so a concurrent recovery cannot sweep them.
+    for (const st of this.stageStates) if (st?.top) this.engine.layers.lease(st.top.id);
     return this.engine.images.resolve(image);
   }
 

@@ -82,7 +82,7 @@ export class RegistryClient {
     this.signal = opts.signal;
     this.auth = opts.auth && (opts.auth.username || opts.auth.password || opts.auth.identitytoken || opts.auth.registrytoken) ? opts.auth : getCredentials(domain);
     const insecure = (h: string) => isInsecure(h, this.settings);
-    this.transport = new Transport((h) => ({ material: tlsFor(h, this.settings.certsDirs), insecure: insecure(h) }));
+    this.transport = new Transport((h) => { const ins = insecure(h); return { material: tlsFor(h, this.settings.certsDirs, ins), insecure: ins }; });
     if (domain === 'docker.io') {
       this.endpoints = [...(opts.mirrors ? this.settings.mirrors.map((m) => ({ base: m, mirror: true })) : []), { base: DOCKER_HUB_ENDPOINT, mirror: false }];
     } else {
@@ -299,7 +299,11 @@ export class RegistryClient {
     if (res.status === 202) {
       // The registry opened an upload instead: cancel it.
       const loc = res.headers.location;
-      if (loc) discard(await this.request('DELETE', this.abs(loc), { scopes: this.pushScopes(repo), absolute: true, retry: false }).catch(() => ({ body: { resume() {} } }) as unknown as HttpResponse));
+      if (loc) {
+        try {
+          discard(await this.request('DELETE', this.abs(loc), { scopes: this.pushScopes(repo), absolute: true, retry: false }));
+        } catch { /* an upload left open expires on its own */ }
+      }
       return false;
     }
     if (res.status === 401 || res.status === 403 || res.status === 404) return false;
@@ -362,8 +366,8 @@ export class RegistryClient {
       if (res.status !== 200) throw await this.failure(res, 'tags', { repo, action: 'pull' });
       const doc = JSON.parse((await readBody(res, 16 << 20, 'tag list')).toString('utf8')) as { tags?: string[] | null };
       out.push(...(doc.tags ?? []));
-      const link = /<([^>]+)>;\s*rel="next"/.exec(String(res.headers.link ?? ''));
-      path = link ? (link[1]!.startsWith('http') ? link[1] : link[1]) : undefined;
+      // The next page (RFC 5988 Link header): a path on this registry or a full URL.
+      path = /<([^>]+)>;\s*rel="next"/.exec(String(res.headers.link ?? ''))?.[1];
     }
     return out;
   }

@@ -59,7 +59,7 @@ export class Transport {
     if (!a) {
       const { material, insecure } = this.tlsOf(u.host);
       a = new https.Agent({
-        keepAlive: true, maxSockets: 32, ca: material.ca,
+        keepAlive: true, maxSockets: 32, ...(material.ca.length ? { ca: material.ca } : {}),
         ...(material.cert ? { cert: material.cert, key: material.key } : {}),
         rejectUnauthorized: !insecure,
       });

@@ -51,6 +51,9 @@ export interface PullResult {
   downloaded: boolean;
 }
 
+/** Bytes received but not yet in the spool before the socket is paused. */
+const HIGH_WATER = 8 << 20;
+
 const SCHEMA1 = ['application/vnd.docker.distribution.manifest.v1+json', 'application/vnd.docker.distribution.manifest.v1+prettyjws'];
 const MAX_CONFIG_BYTES = 8 << 20;
 
@@ -110,7 +113,7 @@ async function pullOne(engine: Engine, client: RegistryClient, ref: Reference, o
   const repo = ref.path;
   const want = opts.platform ? parsePlatform(opts.platform) : hostPlatform();
   const tagOrDigest = ref.digest ?? ref.tag!;
-  emit({ status: `Pulling from ${ref.domain === 'docker.io' ? repo : repo}`, id: tagOrDigest });
+  emit({ status: `Pulling from ${repo}`, id: tagOrDigest });
 
   const top = await client.getManifest(repo, tagOrDigest);
   let m = top;
@@ -182,7 +185,7 @@ async function pullOne(engine: Engine, client: RegistryClient, ref: Reference, o
     for (let i = 0; i < diffIds.length; i++) {
       const id = shortOf(manifest.layers[i]!.digest);
       const l = engine.layers.byChainId(chains[i]!);
-      if (l && l.state === 'ready') emit({ status: 'Already exists', id });
+      if (l && l.state === 'ready') { if (!already) emit({ status: 'Already exists', id }); }
       else { missing.add(i); emit({ status: 'Pulling fs layer', id }); }
     }
     const start = (d: Descriptor): Download => {
@@ -294,23 +297,50 @@ class Download {
         const res = await this.client.getBlob(this.repo, this.d.digest, got);
         // A server that ignores Range sends everything again: skip what we have.
         let skip = res.status === 200 ? got : 0;
-        for await (const raw of res.body) {
-          let c = raw as Buffer;
-          if (skip > 0) {
-            if (c.length <= skip) { skip -= c.length; continue; }
-            c = c.subarray(skip);
-            skip = 0;
-          }
-          if (got + c.length > total) throw invalidArgument(`blob ${this.d.digest} is larger than the ${total} bytes its manifest says`, { name: this.d.digest });
-          h.update(c);
-          got += c.length;
-          await spool.write(c);
-          if (tick()) this.emit(bytesEvent('Downloading', id, got, total));
-          if (this.signal.aborted) { res.body.destroy(); throw this.signal.reason; }
-        }
+        // Flowing mode with our own buffer (up to HIGH_WATER bytes waiting for the
+        // spool), not `for await`: the body's 16 KiB buffer would stop reading the
+        // socket whenever the layer store's extraction holds the thread, and the
+        // download of the layer being extracted would crawl behind it.
+        await new Promise<void>((resolve, reject) => {
+          const body = res.body;
+          let settled = false;
+          let paused = false;
+          let ended = false;
+          const onAbort = () => fail(this.signal.reason);
+          this.signal.addEventListener('abort', onAbort, { once: true });
+          const fail = (e: unknown) => { if (settled) return; settled = true; this.signal.removeEventListener('abort', onAbort); body.destroy(); reject(e); };
+          const maybeDone = () => { if (ended && queue.pending === 0 && !settled) { settled = true; this.signal.removeEventListener('abort', onAbort); resolve(); } };
+          const queue = spool.queue((e) => fail(e), () => {
+            if (paused && queue.pending < HIGH_WATER / 2) { paused = false; body.resume(); }
+            maybeDone();
+          });
+          body.on('data', (raw: Buffer) => {
+            if (settled) return;
+            let c = raw;
+            if (skip > 0) {
+              if (c.length <= skip) { skip -= c.length; return; }
+              c = c.subarray(skip);
+              skip = 0;
+            }
+            if (got + c.length > total) return fail(invalidArgument(`blob ${this.d.digest} is larger than the ${total} bytes its manifest says`, { name: this.d.digest }));
+            h.update(c);
+            got += c.length;
+            queue.push(c);
+            if (queue.pending > HIGH_WATER && !paused) { paused = true; body.pause(); }
+            if (tick()) this.emit(bytesEvent('Downloading', id, got, total));
+            if (this.signal.aborted) fail(this.signal.reason);
+          });
+          body.on('end', () => { ended = true; maybeDone(); });
+          body.on('error', (e) => fail(e));
+          body.on('close', () => { if (!ended) fail(Object.assign(new Error('connection closed mid-body'), { code: 'ECONNRESET' })); });
+        });
+        await spool.flushed();
         if (got < total) throw Object.assign(new Error(`unexpected EOF: blob ${this.d.digest} ended after ${got} of ${total} bytes`), { code: 'ECONNRESET' });
         break;
       } catch (e) {
+        // Bytes already received are still on their way into the spool: the next
+        // request appends after them, so let them land first.
+        await spool.flushed();
         if (this.signal.aborted) throw this.signal.reason;
         if (isTransient(e) && ++failures <= 5) {
           await this.client.backoff(failures - 1);
@@ -335,7 +365,9 @@ class Download {
     let n = 0;
     const tick = throttle(100);
     const total = this.d.size;
-    yield* spool.reader((k) => { n += k; if (tick() || n === total) onProgress(n, total); });
+    // While the blob still downloads, its line says Downloading (as Docker's does);
+    // Extracting takes over once the download is complete.
+    yield* spool.reader((k) => { n += k; if (spool.finished && (tick() || n === total)) onProgress(n, total); });
   }
 
   async close(): Promise<void> {

@@ -78,7 +78,8 @@ export async function push(engine: Engine, refStr: string, opts: PushOptions = {
       schemaVersion: 2,
       mediaType: oci ? MediaTypes.ociManifest : MediaTypes.dockerManifest,
       config: { mediaType: oci ? MediaTypes.ociConfig : MediaTypes.dockerConfig, size: configBuf.length, digest: configDigest },
-      layers: results.map((r) => ({ mediaType: r.mediaType, size: r.size, digest: r.digest })),
+      // In an OCI manifest, gzip layers carry the OCI name for the same format.
+      layers: results.map((r) => ({ mediaType: oci && r.mediaType === MediaTypes.dockerLayerGzip ? MediaTypes.ociLayerGzip : r.mediaType, size: r.size, digest: r.digest })),
     };
     // Docker writes manifests indented with three spaces; the digest is of these bytes.
     const bytes = Buffer.from(JSON.stringify(manifest, null, 3));

@@ -41,6 +41,61 @@ export class Spool {
     this.wake();
   }
 
+  /**
+   * Ordered writes that do not wait for each other: chunks pushed while a write is
+   * in flight go out together in the next one (one writev). onError gets the first
+   * failure; onWritten runs after each write.
+   */
+  queue(onError: (e: unknown) => void, onWritten: () => void): { push(c: Buffer): void; readonly pending: number } {
+    const waiting: Buffer[] = [];
+    let pending = 0;
+    const run = async () => {
+      while (waiting.length > 0) {
+        const batch = waiting.splice(0, waiting.length);
+        const n = batch.reduce((a, b) => a + b.length, 0);
+        await this.writev(batch);
+        pending -= n;
+        onWritten();
+      }
+    };
+    const self = this;
+    return {
+      push(c: Buffer) {
+        waiting.push(c);
+        pending += c.length;
+        if (waiting.length === 1 && !self.busy) {
+          self.busy = true;
+          self.tail = run().catch(onError).finally(() => { self.busy = false; });
+        }
+      },
+      get pending() { return pending; },
+    };
+  }
+
+  private busy = false;
+  private tail: Promise<void> = Promise.resolve();
+
+  /** Waits for queued writes. */
+  async flushed(): Promise<void> {
+    while (this.busy) await this.tail;
+  }
+
+  private async writev(bufs: Buffer[]): Promise<void> {
+    const { bytesWritten } = await this.fh.writev(bufs, this.written);
+    const total = bufs.reduce((a, b) => a + b.length, 0);
+    this.written += bytesWritten;
+    if (bytesWritten < total) {
+      // A short writev: the rest one buffer at a time.
+      let skip = bytesWritten;
+      for (const b of bufs) {
+        if (skip >= b.length) { skip -= b.length; continue; }
+        await this.write(b.subarray(skip));
+        skip = 0;
+      }
+    }
+    this.wake();
+  }
+
   finish(): void { this.done = true; this.wake(); }
   fail(err: unknown): void { if (this.done) return; this.error = err; this.done = true; this.wake(); }
 

@@ -6,6 +6,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { gzipSync } from 'node:zlib';
+import { makeRootfs, makeLayerTar } from '../helpers/images.js';
 import { tempDir, requiresRoot, requires } from '../helpers/env.js';
 import { cli, fixtureArchive, haveRegistry, inspect, startRegistry } from './harness.js';
 
@@ -16,7 +19,59 @@ async function putJson(url: string, body: unknown, mediaType: string): Promise<R
   return fetch(url, { method: 'PUT', headers: { 'Content-Type': mediaType }, body: bytes });
 }
 
+/** Uploads a blob in one monolithic PUT (POST then PUT ?digest=). */
+async function putBlob(base: string, repo: string, bytes: Buffer): Promise<string> {
+  const digest = sha(bytes);
+  const post = await fetch(`${base}/v2/${repo}/blobs/uploads/`, { method: 'POST' });
+  assert.equal(post.status, 202);
+  const loc = new URL(post.headers.get('location')!, base);
+  loc.searchParams.set('digest', digest);
+  const put = await fetch(loc, { method: 'PUT', headers: { 'Content-Type': 'application/octet-stream' }, body: new Uint8Array(bytes) });
+  assert.equal(put.status, 201, await put.text());
+  return digest;
+}
+
 describe('registry pull and push (plain HTTP)', () => {
+  it('an OCI image with zstd and gzip layers: pulled with the right diffIDs, its blobs mounted on push', async (t) => {
+    if (!requiresRoot(t) || !requires(t, haveRegistry, 'docker-registry not installed')) return;
+    if (!requires(t, spawnSync('sh', ['-c', 'command -v zstd']).status === 0, 'zstd not installed')) return;
+    const dir = tempDir(t);
+    const reg = await startRegistry(t, dir);
+    const base = `${dir}/rootfs`;
+    await makeRootfs(base, 'busybox');
+    const tar1 = await makeLayerTar(base);
+    mkdirSync(`${dir}/top/etc`, { recursive: true });
+    writeFileSync(`${dir}/top/etc/zstd-was-here`, 'yes\n');
+    const tar2 = await makeLayerTar(`${dir}/top`);
+    const z = spawnSync('zstd', ['-q', '-c'], { input: tar1, maxBuffer: 1 << 28 });
+    assert.equal(z.status, 0);
+    const zst = z.stdout as Buffer;
+    const gz = gzipSync(tar2);
+    const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Cmd: ['/bin/sh'] }, rootfs: { type: 'layers', diff_ids: [sha(tar1), sha(tar2)] }, history: [{ created_by: 'zstd' }, { created_by: 'gzip' }] }));
+    const url = `http://${reg.host}`;
+    const layers = [
+      { mediaType: 'application/vnd.oci.image.layer.v1.tar+zstd', digest: await putBlob(url, 'oci/z', zst), size: zst.length },
+      { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: await putBlob(url, 'oci/z', gz), size: gz.length },
+    ];
+    const manifest = { schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: await putBlob(url, 'oci/z', config), size: config.length }, layers };
+    assert.equal((await putJson(`${url}/v2/oci/z/manifests/1`, manifest, manifest.mediaType)).status, 201);
+
+    const a = cli(`${dir}/a`);
+    const out = await a.ok(['pull', `${reg.host}/oci/z:1`]);
+    assert.equal((out.match(/Pull complete/g) ?? []).length, 2, out);
+    const info = inspect(await a.ok(['image', 'inspect', `${reg.host}/oci/z:1`]));
+    assert.equal(info.Id, sha(config));
+    assert.deepEqual(info.RootFS.Layers, [sha(tar1), sha(tar2)]);
+    // Pushed to another repository of the same registry: both blobs mounted, the manifest stays OCI.
+    await a.ok(['tag', `${reg.host}/oci/z:1`, `${reg.host}/oci/copy:1`]);
+    const pushed = await a.ok(['push', `${reg.host}/oci/copy:1`]);
+    assert.equal((pushed.match(/Mounted from oci\/z/g) ?? []).length, 2, pushed);
+    const man = JSON.parse(await (await fetch(`${url}/v2/oci/copy/manifests/1`, { headers: { Accept: 'application/vnd.oci.image.manifest.v1+json' } })).text());
+    assert.equal(man.mediaType, 'application/vnd.oci.image.manifest.v1+json');
+    assert.deepEqual(man.layers.map((l: { digest: string }) => l.digest), layers.map((l) => l.digest));
+    assert.equal(man.config.digest, sha(config));
+  });
+
   it('push then pull: same image ID, diffIDs and RepoDigests; second push skips, other repo mounts; pull by digest', async (t) => {
     if (!requiresRoot(t) || !requires(t, haveRegistry, 'docker-registry not installed')) return;
     const dir = tempDir(t);

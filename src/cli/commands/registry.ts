@@ -67,16 +67,26 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(parts).toString('utf8').replace(/\r?\n$/, '');
 }
 
-async function prompt(question: string, hidden: boolean): Promise<string> {
+/** Asks for what is missing on the terminal, the password without echo (one readline for both: typed-ahead input is kept). */
+async function promptCredentials(username: string | undefined, password: string | undefined): Promise<{ username: string; password: string }> {
   const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: true });
-  if (hidden) {
-    const w = (rl as unknown as { _writeToOutput?: (s: string) => void });
-    w._writeToOutput = (s: string) => { if (s.startsWith(question)) process.stdout.write(question); };
-  }
+  let muted = false;
+  const w = rl as unknown as { _writeToOutput: (s: string) => void };
+  const orig = w._writeToOutput.bind(rl);
+  w._writeToOutput = (str: string) => { if (!muted) orig(str); };
+  const ask = (q: string) => new Promise<string>((resolve) => rl.question(q, resolve));
   try {
-    return await new Promise<string>((resolve) => rl.question(question, resolve));
+    const u = username ?? (await ask('Username: ')).trim();
+    let p = password;
+    if (p === undefined) {
+      process.stdout.write('Password: ');
+      muted = true;
+      p = await ask('');
+      muted = false;
+      process.stdout.write('\n');
+    }
+    return { username: u, password: p };
   } finally {
-    if (hidden) process.stdout.write('\n');
     rl.close();
   }
 }
@@ -148,8 +158,7 @@ export function registerRegistryCommands(program: Command, g: () => GlobalOption
       if (!result) {
         if (username === undefined || password === undefined) {
           if (!process.stdin.isTTY) throw invalidArgument('Cannot perform an interactive login from a non TTY device');
-          if (username === undefined) username = (await prompt('Username: ', false)).trim();
-          if (password === undefined) password = await prompt('Password: ', true);
+          ({ username, password } = await promptCredentials(username, password));
         }
         if (!username) throw invalidArgument('Username is required');
         if (!password) throw invalidArgument('Password is required');
