@@ -56,8 +56,8 @@ describe('system check and mounts', () => {
     const base = join(dir, 'base');
     await makeRootfs(base, 'busybox');
     await s.ok(['load', '-i', (await makeDockerArchive(join(dir, 'img.tar'), { layers: [base], repoTags: ['img:1'], runConfig: { Cmd: ['/bin/sh'] } })).path]);
-    await s.ok(['create', '--name', 'c', 'img:1', 'true']);
-    const v = await victim(s, ['export', '-o', join(dir, 'out.tar'), 'c'], { failpoint: 'export:mounted' });
+    await s.ok(['create', '--name', 'cx', 'img:1', 'true']);
+    const v = await victim(s, ['export', '-o', join(dir, 'out.tar'), 'cx'], { failpoint: 'export:mounted' });
     assert.equal(v.signal, 'SIGKILL', 'killed with the rootfs mounted');
     const merged = mountsUnder(s.root);
     assert.equal(merged.length, 1, 'the export left its mount');
@@ -68,6 +68,6 @@ describe('system check and mounts', () => {
     assert.equal(rep.issues[0]!.repaired, true);
     assert.deepEqual(mountsUnder(s.root), []);
     assert.match(await s.ok(['system', 'check']), /No problems found/);
-    await s.ok(['rm', 'c']);
+    await s.ok(['rm', 'cx']);
   });
 });
