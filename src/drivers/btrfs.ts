@@ -161,12 +161,7 @@ export class BtrfsDriver implements StorageDriver {
         removed.push(join('subvolumes', n));
       }
     }
-    for (const n of existsSync(this.parents) ? readdirSync(this.parents) : []) {
-      if (n.startsWith('.') || !existsSync(join(this.subvols, n))) {
-        this.parentRecords.remove(n);
-        removed.push(join('parent', n));
-      }
-    }
+    for (const n of this.parentRecords.sweep(this.subvols)) removed.push(join('parent', n));
     return removed;
   }
 }

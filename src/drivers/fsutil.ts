@@ -1,6 +1,6 @@
 // fsutil.ts: small filesystem helpers the drivers share: id validation, atomic
 // small-file writes, du-like usage walks and mount-safe tree removal.
-import { promises as fsp, writeFileSync, renameSync, rmSync, statfsSync, existsSync, readFileSync, realpathSync } from 'node:fs';
+import { promises as fsp, writeFileSync, renameSync, rmSync, statfsSync, existsSync, readFileSync, realpathSync, readdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join, basename } from 'node:path';
 import { errnoCode, invalidArgument } from '../errors.js';
@@ -229,5 +229,27 @@ export class ParentRecords {
 
   remove(id: string): void {
     rmSync(join(this.dir, id), { force: true });
+  }
+
+  /**
+   * After a crash: removes records whose layer directory is gone and staging files of
+   * dead writers. Records first, layer names second: a create writes its record after
+   * making its staging directory, so a layer being created now keeps its record.
+   */
+  sweep(layersDir: string): string[] {
+    const removed: string[] = [];
+    let records: string[];
+    try { records = readdirSync(this.dir); } catch { return removed; }
+    let layers: string[] = [];
+    try { layers = readdirSync(layersDir); } catch { /* none */ }
+    const present = new Set(layers.filter((n) => !n.startsWith('.')));
+    for (const n of layers) if (n.startsWith('.tmp-') && !isStaleStaging(n)) present.add(stagingTarget(n) ?? '');
+    for (const n of records) {
+      const stale = n.startsWith('.') ? isStaleStaging(n) : !present.has(n);
+      if (!stale) continue;
+      rmSync(join(this.dir, n), { force: true });
+      removed.push(n);
+    }
+    return removed;
   }
 }

@@ -137,12 +137,7 @@ export class VfsDriver implements StorageDriver {
         removed.push(join('dir', n));
       }
     }
-    for (const n of existsSync(this.parents) ? readdirSync(this.parents) : []) {
-      if (n.startsWith('.') || !existsSync(join(this.dirs, n))) {
-        this.parentRecords.remove(n);
-        removed.push(join('parent', n));
-      }
-    }
+    for (const n of this.parentRecords.sweep(this.dirs)) removed.push(join('parent', n));
     return removed;
   }
 }

@@ -94,8 +94,7 @@ export class MountLedger {
 
   /**
    * Records a mount that another module makes itself (a volume's quota image through
-   * mount(8)): call before making it; then mounted() after. Returns false when a live
-   * owner already has one there.
+   * mount(8)), owned by this process: call before making it, and mounted() after.
    */
   record(path: string, kind: MountKind, loop?: string): void {
     this.db.prepare(`INSERT OR REPLACE INTO owned_mounts (path, owner, kind, loop, state, created_at) VALUES (?, ?, ?, ?, 'mounting', ?)`)

@@ -11,6 +11,7 @@ import { kindOf } from '../../src/errors.js';
 import { requiresRoot, tempDir } from '../helpers/env.js';
 import { runDriverSuite } from './suite.js';
 import { dumpTree } from './fixtures.js';
+import { ownerToken } from '../../src/store/owner.js';
 
 runDriverSuite('overlay2', (home) => new Overlay2Driver(home), {
   manyLayers: 200,
@@ -133,17 +134,22 @@ describe('overlay2 specifics', () => {
     }
   });
 
-  it('cleanup() sweeps staging directories and dangling links', async (t) => {
+  it("cleanup() sweeps dead processes' staging directories and dangling links, never a live process's", async (t) => {
     if (!requiresRoot(t)) return;
     const home = join(tempDir(t), 'overlay2');
     const d = new Overlay2Driver(home);
     await d.create('a', null);
-    mkdirSync(join(home, '.tmp-b-1234'));
+    // A dead owner (pid 1 never started at tick 1), an older name without an owner, and
+    // this (live) process's staging for layer c with its link already made.
+    const live = `.tmp-${ownerToken().replace(':', '_')}-c-0badcafe`;
+    for (const n of ['.tmp-1_1-b-12345678', '.rm-old-deadbeef', live]) mkdirSync(join(home, n));
     symlinkSync('../gone/diff', join(home, 'l', 'ZZZZ'));
+    symlinkSync('../c/diff', join(home, 'l', 'CCCC'));
     assert.deepEqual(d.list(), ['a']);
     const removed = d.cleanup();
-    assert.deepEqual(removed.sort(), ['.tmp-b-1234', 'l/ZZZZ'], dumpTree(home));
-    assert.equal(readdirSync(join(home, 'l')).length, 1);
+    assert.deepEqual(removed.sort(), ['.rm-old-deadbeef', '.tmp-1_1-b-12345678', 'l/ZZZZ'], dumpTree(home));
+    assert.ok(readdirSync(home).includes(live), "a live process's staging stays");
+    assert.deepEqual(readdirSync(join(home, 'l')).sort(), ['CCCC', readFileSync(join(home, 'a', 'link'), 'utf8')].sort(), "the live create's link stays");
   });
 
   it('refuses ids that would break the option string or the layout', async (t) => {
