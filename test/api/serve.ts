@@ -61,13 +61,13 @@ async function waitReady(socket: string, proc: ChildProcess, log: () => string):
   }
 }
 
-export async function startServe(t: TestContext, o: { driver?: string; extraArgs?: string[]; dir?: string } = {}): Promise<Served> {
+export async function startServe(t: TestContext, o: { driver?: string; extraArgs?: string[]; dir?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Served> {
   const dir = o.dir ?? tempDir(t, 'stowage-api-');
   const root = join(dir, 'root');
   const socket = join(dir, 'api.sock');
   const driver = o.driver ?? 'overlay2';
   mkdirSync(join(dir, 'docker-config'), { recursive: true });
-  const proc = spawn(process.execPath, [BIN, '--data-root', root, '--storage-driver', driver, 'serve', '-H', `unix://${socket}`, ...(o.extraArgs ?? [])], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [BIN, '--data-root', root, '--storage-driver', driver, 'serve', '-H', `unix://${socket}`, ...(o.extraArgs ?? [])], { stdio: ['ignore', 'pipe', 'pipe'], ...(o.env ? { env: { ...process.env, ...o.env } } : {}) });
   let out = '';
   proc.stdout!.on('data', (b: Buffer) => (out += b.toString()));
   proc.stderr!.on('data', (b: Buffer) => (out += b.toString()));

@@ -67,7 +67,6 @@ async function pull(c: Ctx): Promise<void> {
 async function push(c: Ctx): Promise<void> {
   const ref = joinRef(c.params.name!, c.query.str('tag'));
   const hooks = await registryClient();
-  c.engine.images.resolve(ref);
   if (!hooks) throw notImplemented(`pushing ${ref} is not available: this stowage has no registry client yet; use \`docker save\` (GET /images/get) to move it`);
   const s = new JsonStream(c.res);
   const auth = c.req.headers['x-registry-auth'];
