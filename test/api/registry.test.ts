@@ -104,6 +104,13 @@ describe('Engine API: docker pull, push, run and login through stowage serve', (
 
     const again = await s.dockerOk(['push', ref]);
     assert.equal((again.match(/^[a-f0-9]{12}: Layer already exists$/gm) ?? []).length, 3, again);
+    // The stream itself ends as dockerd's: the digest line, then aux {Tag, Digest, Size}.
+    const raw = await s.http('POST', `/images/${reg.host}/mine/fresh/push?tag=1`, { headers: { 'X-Registry-Auth': Buffer.from('{}').toString('base64url') } });
+    assert.equal(raw.status, 200);
+    const msgs = raw.body.toString('utf8').trimEnd().split(/\r?\n/).map((l) => JSON.parse(l) as { status?: string; aux?: unknown });
+    assert.equal(msgs[0]!.status, `The push refers to repository [${reg.host}/mine/fresh]`);
+    assert.equal(msgs.at(-2)!.status, `1: digest: ${m[1]} size: ${m[2]}`);
+    assert.deepEqual(msgs.at(-1)!.aux, { Tag: '1', Digest: m[1], Size: Number(m[2]) });
 
     // Pulled back by another store (stowage's CLI): the same image ID and diffIDs.
     const back = cli(join(dir, 'back'));

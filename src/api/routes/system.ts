@@ -61,5 +61,5 @@ export function systemRoutes(r: Router): void {
     r.get(p, swarm).post(p, swarm).delete(p, swarm);
   }
   r.post('/session', () => { throw notImplemented('BuildKit sessions are not supported: stowage builds with the classic builder (DOCKER_BUILDKIT=0)'); });
-  r.get('/distribution/{name:.*}/json', () => { throw notImplemented('registry lookups are not supported by stowage (no registry client in this build)'); });
+  r.get('/distribution/{name:.*}/json', () => { throw notImplemented('registry lookups (/distribution) are not supported by stowage; pull the image to inspect it'); });
 }
