@@ -249,6 +249,11 @@ export class RegistryClient {
     for (;;) {
       const res = await this.request('GET', `/v2/${repo}/manifests/${ref}`, { scopes: [`repository:${repo}:pull`], headers: { Accept: MANIFEST_ACCEPT } });
       if (res.status !== 200) {
+        if (res.status === 401 && this.challenge?.scheme === 'basic' && !this.basicHeader()) {
+          // dockerd never sends this request without credentials; its words name the request it did not send.
+          discard(res);
+          throw permissionDenied(`${ref.startsWith('sha256:') ? 'Get' : 'Head'} "${this.base}/v2/${repo}/manifests/${ref}": no basic auth credentials`, { name: familiar(this.domain, repo) });
+        }
         const err = await this.failure(res, 'manifest', { repo, ref, action: 'pull' });
         if (this.nextEndpoint()) continue; // a mirror without it: ask the registry itself
         throw err;
@@ -382,8 +387,9 @@ export class RegistryClient {
       return;
     }
     const res = await this.transport.request({ method: 'GET', url: `${this.base}/v2/`, headers: { Authorization: this.basicHeader() ?? '' } });
-    const body = await readBody(res, 1 << 20, 'login');
-    if (res.status === 401 || res.status === 403) throw permissionDenied(`login attempt to ${this.base}/v2/ failed with status: ${res.status} ${res.body.statusMessage ?? ''}${errorsText(body) ? ` (${errorsText(body)})` : ''}`.trim(), { name: this.domain });
+    await readBody(res, 1 << 20, 'login');
+    // dockerd's words exactly: the registry's error text is not added.
+    if (res.status === 401 || res.status === 403) throw permissionDenied(`login attempt to ${this.base}/v2/ failed with status: ${res.status} ${res.body.statusMessage ?? ''}`.trim(), { name: this.domain });
     if (res.status !== 200) throw unavailable(`login attempt to ${this.base}/v2/ failed with status: ${res.status}`, { name: this.domain });
   }
 

@@ -41,6 +41,20 @@ export async function login(server: string | undefined, auth: AuthConfig | undef
   return { key, ...where, existing: false };
 }
 
+/**
+ * Checks credentials against a registry without storing them: what the Engine API's
+ * POST /auth does (the docker CLI keeps the credentials itself, as with dockerd).
+ */
+export async function verifyLogin(server: string | undefined, auth: AuthConfig, opts: { signal?: AbortSignal } = {}): Promise<void> {
+  const host = registryHost(server);
+  const client = new RegistryClient(host, { auth, ...(opts.signal ? { signal: opts.signal } : {}) });
+  try {
+    await client.checkLogin();
+  } finally {
+    client.close();
+  }
+}
+
 /** `logout`: false when there were no credentials for the server. */
 export function logout(server: string | undefined): { key: string; removed: boolean } {
   const host = registryHost(server);

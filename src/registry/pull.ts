@@ -113,9 +113,10 @@ async function pullOne(engine: Engine, client: RegistryClient, ref: Reference, o
   const repo = ref.path;
   const want = opts.platform ? parsePlatform(opts.platform) : hostPlatform();
   const tagOrDigest = ref.digest ?? ref.tag!;
-  emit({ status: `Pulling from ${repo}`, id: tagOrDigest });
-
+  // After the manifest, as dockerd: a pull that fails there (missing, refused) has
+  // written nothing yet, so the Engine API answers it with an error status.
   const top = await client.getManifest(repo, tagOrDigest);
+  emit({ status: `Pulling from ${repo}`, id: tagOrDigest });
   let m = top;
   let manifest: Manifest;
   for (let depth = 0; ; depth++) {
@@ -185,7 +186,8 @@ async function pullOne(engine: Engine, client: RegistryClient, ref: Reference, o
     for (let i = 0; i < diffIds.length; i++) {
       const id = shortOf(manifest.layers[i]!.digest);
       const l = engine.layers.byChainId(chains[i]!);
-      if (l && l.state === 'ready') { if (!already) emit({ status: 'Already exists', id }); }
+      // An image already here is not pulled at all: dockerd prints no layer lines for it.
+      if (l && l.state === 'ready') { if (!existingImage) emit({ status: 'Already exists', id }); }
       else { missing.add(i); emit({ status: 'Pulling fs layer', id }); }
     }
     const start = (d: Descriptor): Download => {

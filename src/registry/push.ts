@@ -41,6 +41,9 @@ export async function push(engine: Engine, refStr: string, opts: PushOptions = {
   if (ref.digest) throw invalidArgument(`cannot push a digest reference: ${refStr}`, { name: refStr });
   const tag = ref.tag!;
   const name = referenceString(ref);
+  const emit = opts.onProgress ?? (() => {});
+  // First, as dockerd: a missing image is then an error inside the progress stream.
+  emit({ status: `The push refers to repository [${normalizedName(ref)}]` });
   const local = engine.imageStore.ref(name);
   if (!local) throw notFound(`An image does not exist locally with the tag: ${familiarString({ domain: ref.domain, path: ref.path })}`, { name: refStr });
   const img = engine.imageStore.get(local.imageId)!;
@@ -48,9 +51,7 @@ export async function push(engine: Engine, refStr: string, opts: PushOptions = {
   const cfg = parseImageConfig(configBuf);
   const layers = engine.imageStore.layersOf(img);
   if (layers.length !== cfg.rootfs.diff_ids.length) throw invalidArgument(`image ${img.id}: ${layers.length} layers stored but its config lists ${cfg.rootfs.diff_ids.length}`, { name: img.id });
-  const emit = opts.onProgress ?? (() => {});
   const repo = ref.path;
-  emit({ status: `The push refers to repository [${normalizedName(ref)}]` });
   const client = new RegistryClient(ref.domain, { ...(opts.auth ? { auth: opts.auth } : {}), ...(opts.signal ? { signal: opts.signal } : {}), ...(opts.settings ? { settings: opts.settings } : {}) });
   try {
     await client.ping();

@@ -1,6 +1,6 @@
-// routes/images.ts: images/json, images/create (fromSrc import; fromImage once the
-// registry client lands), load, get (save), {name}/json, history, tag, DELETE,
-// prune, push, search, build and commit.
+// routes/images.ts: images/json, images/create (fromSrc import; fromImage pull through
+// the registry client), load, get (save), {name}/json, history, tag, DELETE, prune,
+// push, search, build and commit.
 import { createWriteStream, rmSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import type { Router, Ctx } from '../router.js';
@@ -67,7 +67,6 @@ async function pull(c: Ctx): Promise<void> {
 async function push(c: Ctx): Promise<void> {
   const ref = joinRef(c.params.name!, c.query.str('tag'));
   const hooks = await registryClient();
-  c.engine.images.resolve(ref);
   if (!hooks) throw notImplemented(`pushing ${ref} is not available: this stowage has no registry client yet; use \`docker save\` (GET /images/get) to move it`);
   const s = new JsonStream(c.res);
   const auth = c.req.headers['x-registry-auth'];
@@ -168,7 +167,7 @@ export function imageRoutes(r: Router): void {
     const all = dangling !== undefined && ['0', 'false'].includes(dangling.slice(9));
     sendJson(c.res, 200, await serialized(() => c.engine.images.prune({ all, filters: filters.filter((f) => !f.startsWith('dangling=')) })));
   });
-  r.get('/images/search', () => { throw notImplemented('image search is not supported by stowage (no registry client in this build)'); });
+  r.get('/images/search', () => { throw notImplemented('image search is not supported by stowage (its registry client pulls and pushes; it does not search)'); });
   r.get('/images/{name:.*}/json', (c) => sendJson(c.res, 200, c.engine.images.inspect(c.params.name!)));
   r.get('/images/{name:.*}/history', (c) => sendJson(c.res, 200, c.engine.images.history(c.params.name!)));
   r.get('/images/{name:.*}/get', (c) => save(c, [c.params.name!]));
