@@ -78,11 +78,18 @@ export class ContainerService {
     return ociMounts(this.engine, c, rootfs);
   }
 
-  async create(o: CreateOptions): Promise<ContainerRecord> {
-    // The mount flags first, as Docker's CLI reads them before anything else: a spec the
-    // shell split (`--mount type=bind, source=…`) is named as such, not as a bad image name.
+  /**
+   * The mount flags alone, as Docker's CLI reads them before anything else: a spec the
+   * shell split (`--mount type=bind, source=…`) is named as such, not as a bad image
+   * name. Front ends call it before pulling a missing image; create calls it first too.
+   */
+  checkMountFlags(o: Pick<CreateOptions, 'volumes' | 'mounts' | 'tmpfs' | 'volumesFrom'>): void {
     parseContainerMounts({ volumes: o.volumes ?? [], mounts: o.mounts ?? [], tmpfs: o.tmpfs ?? [], cwd: process.cwd() });
     for (const vf of o.volumesFrom ?? []) parseVolumesFrom(vf);
+  }
+
+  async create(o: CreateOptions): Promise<ContainerRecord> {
+    this.checkMountFlags(o);
     await this.engine.recover();
     let img;
     try {

@@ -66,9 +66,11 @@ async function runAction(g: () => GlobalOptions, image: string, cmd: string[], f
   await withEngine(g(), async (e) => {
     let c: ContainerRecord;
     try {
+      const opts = createOptions(image, cmd, normFlags(f));
+      e.containers.checkMountFlags(opts); // before a pull, as Docker's CLI reads its flags first
       const { ensureImage } = await import('./registry.js');
       await ensureImage(e, image, f.pull, f.platform);
-      c = await e.containers.create(createOptions(image, cmd, normFlags(f)));
+      c = await e.containers.create(opts);
     } catch (err) {
       throw new ExitError(125, `Error: ${(err as Error).message}`);
     }
@@ -137,11 +139,13 @@ function exitFromState(e: Engine, id: string): number {
 export function registerContainerCommands(program: Command, g: () => GlobalOptions): void {
   const create = (cmd: Command) => runFlags(cmd.argument('<IMAGE>').argument('[COMMAND...]'))
     .action(async (image: string, cmd: string[], f: RunFlags) => withEngine(g(), async (e) => {
-      const { ensureImage } = await import('./registry.js');
-      await ensureImage(e, image, f.pull, f.platform);
       let c: ContainerRecord;
       try {
-        c = await e.containers.create(createOptions(image, cmd, normFlags(f)));
+        const opts = createOptions(image, cmd, normFlags(f));
+        e.containers.checkMountFlags(opts); // before a pull, as Docker's CLI reads its flags first
+        const { ensureImage } = await import('./registry.js');
+        await ensureImage(e, image, f.pull, f.platform);
+        c = await e.containers.create(opts);
       } catch (err) {
         // Docker's CLI exits 125 for the flag errors it finds itself, 1 for the daemon's refusals.
         if (findStowageError(err)?.op === CLI_FLAG_ERROR) throw new ExitError(125, messageFor(err));
