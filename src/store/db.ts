@@ -9,6 +9,7 @@
 // error, which the stores turn into a Conflict.
 import Database from 'better-sqlite3';
 import type { Database as DB } from 'better-sqlite3';
+import { createRequire } from 'node:module';
 import { findInPackage, loadAddon } from '../util/sys.js';
 
 // 2: the build tables (BUILD_SCHEMA) were added; the statements are idempotent, so a
@@ -339,7 +340,11 @@ let sqliteAddon: object | undefined;
  */
 function sqliteBinding(): object | undefined {
   if (!sqliteAddon) {
-    const p = findInPackage('node_modules/better-sqlite3/build/Release/better_sqlite3.node');
+    const rel = 'better-sqlite3/build/Release/better_sqlite3.node';
+    let p = findInPackage(`node_modules/${rel}`);
+    if (!p) {
+      try { p = createRequire(import.meta.url).resolve(rel); } catch { /* better-sqlite3's own loader then */ }
+    }
     if (p) sqliteAddon = loadAddon<object>(p);
   }
   return sqliteAddon;

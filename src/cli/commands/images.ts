@@ -2,6 +2,7 @@
 // with Docker's flags, output and exit codes.
 import type { Command } from 'commander';
 import { createReadStream, createWriteStream, renameSync, rmSync, openSync, closeSync } from 'node:fs';
+import { fileSink } from '../file-sink.js';
 import { pipeline } from 'node:stream/promises';
 import type { GlobalOptions } from '../main.js';
 import { withEngine, collect, argErrors } from '../open.js';
@@ -170,13 +171,18 @@ function saveAction(g: () => GlobalOptions) {
       }
       // Written beside the target and renamed, so a failed save leaves no partial file.
       const tmp = `${o.output}.stowage-tmp-${process.pid}`;
-      closeSync(openSync(tmp, 'w'));
+      let fd: number | undefined = openSync(tmp, 'w');
       try {
-        const ws = createWriteStream(tmp);
+        const ws = fileSink(fd); // synchronous writes, gathered (file-sink.ts)
+        let failed: Error | undefined;
+        ws.on('error', (err) => { failed ??= err; }); // a failed write is raised below, not as an uncaught event
         await e.images.save(names, ws);
-        await new Promise<void>((resolve, reject) => { ws.end(() => resolve()); ws.on('error', reject); });
+        await new Promise<void>((resolve, reject) => ws.end((err?: Error | null) => (err || failed ? reject(err ?? failed) : resolve())));
+        closeSync(fd);
+        fd = undefined;
         renameSync(tmp, o.output);
       } catch (err) {
+        if (fd !== undefined) closeSync(fd);
         rmSync(tmp, { force: true });
         throw err;
       }
