@@ -175,7 +175,7 @@ export class ImageService {
     const hist = cfg.history && cfg.history.length > 0 ? cfg.history : cfg.rootfs.diff_ids.map(() => ({} as NonNullable<ImageConfig['history']>[number]));
     for (const h of hist) {
       let size = 0;
-      if (!h.empty_layer) size = layers[li++]?.size ?? 0;
+      if (!h.empty_layer) size = layers[li++]?.diffSize ?? 0;
       items.push({
         Id: '<missing>',
         Created: h.created ? Math.floor(Date.parse(h.created) / 1000) : 0,
@@ -270,7 +270,7 @@ export class ImageService {
         deleted.push({ Deleted: img.id });
         for (const l of removed) {
           if (l.chainId) deleted.push({ Deleted: l.chainId });
-          reclaimed += l.size;
+          reclaimed += l.diffSize;
         }
       } catch (err) {
         if (findStowageError(err)?.kind !== 'Conflict') throw err; // in use by now: leave it
