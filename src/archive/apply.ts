@@ -33,8 +33,7 @@
 //     entry's owner, mode, mtime and xattrs to the path it just linked), the shared
 //     inode ends up with the link entry's owner and xattrs, and its mode and mtime
 //     unless it is a symlink. Links to symlinks, FIFOs and devices stay links.
-//   - PAX global headers change nothing but create the parent directories their
-//     name implies (Docker's behaviour; see tar-reader.ts).
+//   - PAX global headers change nothing (Docker's behaviour; see tar-reader.ts).
 //   - sparse files (old GNU, PAX 0.0/0.1/1.0) are written at their offsets and
 //     truncated to their real size (holes stay holes on disk); the real size counts
 //     against maxBytes. Their stored data is kept verbatim in the tar-split.
@@ -209,12 +208,6 @@ class Applier implements TarHandler {
     if (this.sinceDiskCheck >= DISK_CHECK_EVERY) { this.sinceDiskCheck = 0; this.checkDisk(); }
   }
 
-  /** A PAX global header: only the parent directories its name implies (as Docker). */
-  globalHeader(name: string): void {
-    this.current = name;
-    const comps = this.components(name);
-    if (comps.length > 1) this.resolveDir(comps, comps.length - 1, true);
-  }
 
   header(h: TarHeader): void {
     this.current = h.name;

@@ -232,7 +232,7 @@ function typeOf(st: Stats): EntryType | null {
 }
 
 /** Tar entries for one path of a tree; `links` maps dev:ino to the first name of a multiply-linked file. */
-function* entry(abs: string, rel: string, links: Map<string, string>): Generator<Buffer> {
+function* entry(abs: string, rel: string, links: Map<string, string>, onlyCapability = false): Generator<Buffer> {
   const st = lstatSync(P(abs));
   const type = typeOf(st);
   if (!type) return;
@@ -247,6 +247,7 @@ function* entry(abs: string, rel: string, links: Map<string, string>): Generator
     h.devminor = Number((d & 0xffn) | ((d >> 12n) & ~0xffn));
   }
   const xa = xattrMap(abs);
+  if (onlyCapability) for (const k of [...xa.keys()]) if (k !== 'security.capability') xa.delete(k);
   if (xa.size) h.xattrs = Object.fromEntries(xa);
   if (type !== 'dir' && st.nlink > 1) {
     const key = st.dev + ':' + st.ino;
@@ -299,7 +300,11 @@ export async function* exportChanges(src: ChangeSource, opts: { signal?: AbortSi
   yield END_OF_ARCHIVE;
 }
 
-/** A tar of the whole tree under dir (no whiteout translation). */
+/**
+ * A tar of the whole tree under dir (no whiteout translation): `export`. As Docker's
+ * export, the only xattr it carries is security.capability (moby's archiver reads
+ * just that one); layers made by commit and build keep every xattr.
+ */
 export async function* exportTree(dir: string, opts: { signal?: AbortSignal } = {}): AsyncGenerator<Buffer> {
   const links = new Map<string, string>();
   dir = B(dir);
@@ -308,7 +313,7 @@ export async function* exportTree(dir: string, opts: { signal?: AbortSignal } = 
     for (const name of names(rel ? dir + '/' + rel : dir).sort()) {
       const p = join(rel, name);
       const abs = dir + '/' + p;
-      yield* entry(abs, p, links);
+      yield* entry(abs, p, links, true);
       if (lstatSync(P(abs)).isDirectory()) yield* walk(p);
     }
   }

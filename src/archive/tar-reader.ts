@@ -15,11 +15,11 @@
 //
 // Formats read: v7, ustar (with prefix), star (131-byte prefix), GNU (long names
 // 'L', long links 'K', base-256 numbers), PAX ('x' per entry; an empty value
-// removes the keyword). PAX global headers ('g') are read and NOT applied to later
-// entries: Go's archive/tar hands them out as entries of their own and Docker
-// ignores them, so a global uid or mtime changes nothing in a Docker layer; the
-// handler sees their names (globalHeader), because Docker still creates the parent
-// directories a global header's name implies. Header-only types (links, dirs,
+// removes the keyword). PAX global headers ('g') are read and change nothing: Go's
+// archive/tar hands them out as entries of their own and Docker ignores them, so a
+// global uid, mtime or path changes nothing in a Docker layer (checked against a
+// real Docker: no record applies, no directory is made for the header's name, and
+// 'x' records just before a 'g' are spent on it). Header-only types (links, dirs,
 // devices, FIFOs) carry no payload whatever their size field says, as in Go's
 // archive/tar, which produced most layers and Docker's tar-split.
 // Sparse files: old GNU ('S', with extension blocks), PAX 0.0 (GNU.sparse.offset/
@@ -73,8 +73,6 @@ export interface TarHandler {
   data(chunk: Buffer): void;
   /** The current entry's payload is complete (its padding follows as raw()). */
   entryEnd(): void;
-  /** A PAX global header ('g') named `name` was read (its records are not applied). */
-  globalHeader?(name: string): void;
 }
 
 export const BLOCK = 512;
@@ -175,6 +173,7 @@ export function parsePaxRecords(buf: Buffer, at = 0): Pax {
       // PAX sparse 0.0 repeats these two keys, in pairs; kept in order as one map, as Go does.
       const prev = out['GNU.sparse.map'];
       out['GNU.sparse.map'] = prev ? Buffer.concat([prev, Buffer.from(','), value]) : value;
+      pos += len;
       continue;
     }
     out[key] = value;
@@ -208,7 +207,6 @@ export class TarParser {
   private metaBuf: Buffer | null = null;
   private metaFill = 0;
   private metaAt = 0;
-  private metaName = '';
   private local: Pax = Object.create(null) as Pax;
   private longName: string | null = null;
   private longLink: string | null = null;
@@ -346,7 +344,6 @@ export class TarParser {
     if (tf === 0x78 /* x */ || tf === 0x67 /* g */ || tf === 0x4c /* L */ || tf === 0x4b /* K */) {
       if (size > this.maxPax) throw bad(at, `extended header of ${size} bytes exceeds the limit of ${this.maxPax}`);
       this.metaType = tf;
-      this.metaName = str(b, o, 100, this.enc);
       this.metaBuf = Buffer.allocUnsafe(size);
       this.metaFill = 0;
       this.metaAt = at;
@@ -455,8 +452,8 @@ export class TarParser {
     }
     const recs = parsePaxRecords(buf, at);
     if (tf === 0x67) {
-      // Not applied to later entries (see the module header); only its name matters.
-      this.h.globalHeader?.(this.metaName);
+      // Not applied (see the module header); local records before it were spent on it.
+      this.local = Object.create(null) as Pax;
     } else {
       for (const [k, v] of Object.entries(recs)) this.local[k] = v;
     }

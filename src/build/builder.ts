@@ -30,6 +30,7 @@ import { IgnoreMatcher, SourceRoot, SumCache } from './context.js';
 import { planCopy } from './copy.js';
 import { BuildCache } from './cache.js';
 import { ImageView, runCommand } from './exec.js';
+import { dockerRunConfig, stepContainerId, withContainerFields, EMPTY_LAYER_DIFF_ID } from '../images/run-config.js';
 
 export type BuildEvent =
   | { type: 'step'; step: number; total: number; text: string; stage: number }
@@ -324,6 +325,9 @@ export class Builder {
       let createdBy = nop(`${k} ${ins.text}`);
       let top = state.top;
       let newLayer: LayerRecord | undefined;
+      // What container_config.Cmd records for the step (RUN: its command; else set below from createdBy).
+      let stepCmd: string[] | undefined;
+      let stepContainer: string | undefined;
       switch (k) {
         case 'ARG': createdBy = nop(`ARG ${ins.rest}`); break;
         case 'ENV': {
@@ -392,14 +396,29 @@ export class Builder {
           try { exists = lstatSync(resolveInRoot(view.root, path)).isDirectory(); } catch { exists = false; }
           this.closeView(view);
           if (!exists) {
+            // As Docker's layer for it: the folders made (0755, root) and the existing
+            // parents they changed (their own metadata), all with the time of the step.
             const { PassThrough } = await import('node:stream');
             const { TarWriter } = await import('../archive/tar-writer.js');
+            const parts = path.split('/').filter(Boolean);
+            const view2 = this.view(state.top);
+            const dirs: Array<{ name: string; mode: number; uid: number; gid: number }> = [];
+            try {
+              for (let i = 1; i <= parts.length; i++) {
+                const name = parts.slice(0, i).join('/');
+                let st;
+                try { st = lstatSync(resolveInRoot(view2.root, '/' + name)); } catch { st = undefined; }
+                dirs.push(st?.isDirectory() ? { name, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid } : { name, mode: 0o755, uid: 0, gid: 0 });
+              }
+            } finally {
+              this.closeView(view2);
+            }
+            const mtime = Math.floor(Date.parse(created) / 1000);
             newLayer = (await this.engine.layers.add(top, () => {
               const pt = new PassThrough();
               void (async () => {
                 const w2 = new TarWriter(pt);
-                const parts = path.split('/').filter(Boolean);
-                for (let i = 1; i <= parts.length; i++) await w2.add({ name: parts.slice(0, i).join('/'), type: 'dir', mode: 0o755, uid: 0, gid: 0, mtime: 0 });
+                for (const d of dirs) await w2.add({ ...d, type: 'dir', mtime });
                 await w2.finish();
                 pt.end();
               })().catch((e: unknown) => pt.destroy(e as Error));
@@ -439,12 +458,15 @@ export class Builder {
           });
           this.emit({ type: 'removed', containerId: r.containerId });
           if (r.exitCode !== 0) throw new RunFailedError(argv.join(' '), r.exitCode, r.tail);
-          newLayer = r.layer!;
+          // A command that changed nothing adds no layer (Docker: an empty diff is an empty_layer).
+          if (r.layer!.diffId !== EMPTY_LAYER_DIFF_ID) newLayer = r.layer!;
+          stepCmd = [...(args.length ? [`|${args.length}`, ...args] : []), ...argv];
+          stepContainer = r.containerId;
           break;
         }
         case 'COPY': case 'ADD': {
           newLayer = (await this.engine.layers.add(top, () => copy!.tar(), this.o.signal ? { signal: this.o.signal } : {})).layer;
-          createdBy = nop(`${k} ${copy!.what}:${copy!.checksum.slice(7)} in ${copy!.dest} `);
+          createdBy = nop(`${k} ${await copy!.historyHash()} in ${copy!.dest} `);
           break;
         }
         default: throw lineError(ins.line, `unknown instruction: ${k}`);
@@ -456,6 +478,16 @@ export class Builder {
       } else hist.empty_layer = true;
       c.history = [...(c.history ?? []), hist];
       c.created = created;
+      // Docker's shape for the step's image: every runtime config key, Image = the
+      // image the step ran on, the step's container and what it ran.
+      const container = stepContainer && /^[0-9a-f]{64}$/.test(stepContainer) ? stepContainer : stepContainerId();
+      const runConfig = dockerRunConfig({ ...cfg, Image: state.id }, state.id);
+      const nopText = createdBy.startsWith('/bin/sh -c #(nop) ') ? createdBy.slice('/bin/sh -c #(nop) '.length) : undefined;
+      stepCmd ??= nopText === undefined ? createdBy.split(' ')
+        : nopText.startsWith(' ') ? ['/bin/sh', '-c', '#(nop) ', nopText.slice(1)] : ['/bin/sh', '-c', `#(nop) ${nopText}`];
+      const shaped = withContainerFields(c, runConfig, container, { ...runConfig, Cmd: stepCmd });
+      for (const key of Object.keys(c)) delete (c as Record<string, unknown>)[key];
+      Object.assign(c, shaped);
       const next = stateOf(c, top);
       this.cache.put(key, next.bytes, top);
       this.emit({ type: 'result', step, id: next.id, layer: !!newLayer, seconds: (Date.now() - t0) / 1000 });
