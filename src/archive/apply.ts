@@ -26,6 +26,7 @@
 //     security.* are dropped too. Drops are counted in skippedXattrs.
 //   - limits: entries, uncompressed bytes, PAX size, and a disk reserve (free
 //     space is checked every 64 MiB written and before starting).
+//   - the same name twice (spelled the same) is refused, as Docker's tar-split does.
 //   - names are cleaned as Docker cleans them ("a/b/../c" is "a/c"; see components()).
 //   - names are byte strings (TarParser binaryNames): a name that is not valid UTF-8
 //     lands on disk byte for byte; every fs call gets a Buffer path (P below).
@@ -137,6 +138,8 @@ class Applier implements TarHandler {
   private sparseDone = 0;
   contentSize = 0;
   private sparseBytes = 0;
+  /** Every entry name seen, as written (see header()). */
+  private readonly names = new Set<string>();
   private readonly root: string;
   private fdHeader: TarHeader | null = null;
   private fdPath = '';
@@ -212,6 +215,10 @@ class Applier implements TarHandler {
   header(h: TarHeader): void {
     this.current = h.name;
     if (++this.entries > this.limits.maxEntries) throw this.bad(`more than ${this.limits.maxEntries} entries (limit)`);
+    // Docker's layer store (tar-split) refuses a layer naming the same path twice,
+    // spelled the same way; so does stowage, so an image loads in both or in neither.
+    if (this.names.has(h.name)) throw this.bad('duplicates of file paths not supported (the same name twice in one layer; Docker refuses it too)');
+    this.names.add(h.name);
     const comps = this.components(h.name);
     if (comps.length === 0) {
       if (h.type !== 'dir') throw this.bad('only a directory may name the root');

@@ -31,6 +31,7 @@ import { planCopy } from './copy.js';
 import { BuildCache } from './cache.js';
 import { ImageView, runCommand } from './exec.js';
 import { dockerRunConfig, stepContainerId, withContainerFields, EMPTY_LAYER_DIFF_ID } from '../images/run-config.js';
+import { goQuoteList, healthcheckText } from './history-text.js';
 
 export type BuildEvent =
   | { type: 'step'; step: number; total: number; text: string; stage: number }
@@ -321,15 +322,22 @@ export class Builder {
       const c = this.cloneConfig(state);
       const cfg = c.config!;
       const created = new Date().toISOString();
-      const nop = (s: string) => `/bin/sh -c #(nop) ${s}`;
+      // What container_config.Cmd records for the step; history's created_by is it
+      // joined with spaces. Docker's forms: the current shell, then "#(nop) " and the
+      // text as one more word (metadata steps: two spaces in history) or as one word
+      // with it (WORKDIR, COPY, ADD: one space).
+      let stepCmd: string[] | undefined;
+      let stepContainer: string | undefined;
+      const nop = (s: string): string => {
+        const shell = cfg.Shell ?? DEFAULT_SHELL;
+        stepCmd = s.startsWith(' ') ? [...shell, '#(nop) ', s.slice(1)] : [...shell, `#(nop) ${s}`];
+        return stepCmd.join(' ');
+      };
       let createdBy = nop(`${k} ${ins.text}`);
       let top = state.top;
       let newLayer: LayerRecord | undefined;
-      // What container_config.Cmd records for the step (RUN: its command; else set below from createdBy).
-      let stepCmd: string[] | undefined;
-      let stepContainer: string | undefined;
       switch (k) {
-        case 'ARG': createdBy = nop(`ARG ${ins.rest}`); break;
+        case 'ARG': createdBy = nop(` ARG ${ins.rest}`); break;
         case 'ENV': {
           let env = [...(cfg.Env ?? [])];
           const parts: string[] = [];
@@ -362,7 +370,8 @@ export class Builder {
         case 'EXPOSE': {
           const ports = { ...(cfg.ExposedPorts ?? {}) };
           const list: string[] = [];
-          for (const p of this.expandList(ins, ins.rest, lookup)) {
+          const words = this.expandList(ins, ins.rest, lookup);
+          for (const p of words) {
             const m = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/i.exec(p);
             if (!m) throw lineError(ins.line, `invalid containerPort: ${p}`);
             const lo = Number(m[1]);
@@ -371,7 +380,7 @@ export class Builder {
             for (let n = lo; n <= hi; n++) { ports[`${n}/${(m[3] ?? 'tcp').toLowerCase()}`] = {}; list.push(`${n}/${(m[3] ?? 'tcp').toLowerCase()}`); }
           }
           cfg.ExposedPorts = ports;
-          createdBy = nop(` EXPOSE ${list.join(' ')}`);
+          createdBy = nop(` EXPOSE ${[...words].sort().join(' ')}`);
           break;
         }
         case 'VOLUME': {
@@ -397,7 +406,8 @@ export class Builder {
           this.closeView(view);
           if (!exists) {
             // As Docker's layer for it: the folders made (0755, root) and the existing
-            // parents they changed (their own metadata), all with the time of the step.
+            // parents they changed (their own metadata); mtime 0 where Docker has the
+            // time of the step, so the layer is reproducible (docs/archive-fidelity.md).
             const { PassThrough } = await import('node:stream');
             const { TarWriter } = await import('../archive/tar-writer.js');
             const parts = path.split('/').filter(Boolean);
@@ -413,7 +423,7 @@ export class Builder {
             } finally {
               this.closeView(view2);
             }
-            const mtime = Math.floor(Date.parse(created) / 1000);
+            const mtime = 0;
             newLayer = (await this.engine.layers.add(top, () => {
               const pt = new PassThrough();
               void (async () => {
@@ -427,15 +437,15 @@ export class Builder {
           }
           break;
         }
-        case 'CMD': cfg.Cmd = ins.json ?? [...(cfg.Shell ?? DEFAULT_SHELL), ins.rest]; scope.cmdSet = true; createdBy = nop(` CMD ${JSON.stringify(cfg.Cmd)}`); break;
+        case 'CMD': cfg.Cmd = ins.json ?? [...(cfg.Shell ?? DEFAULT_SHELL), ins.rest]; scope.cmdSet = true; createdBy = nop(` CMD ${goQuoteList(cfg.Cmd)}`); break;
         case 'ENTRYPOINT':
           cfg.Entrypoint = ins.json ?? [...(cfg.Shell ?? DEFAULT_SHELL), ins.rest];
           if (!scope.cmdSet) cfg.Cmd = null;
-          createdBy = nop(` ENTRYPOINT ${JSON.stringify(cfg.Entrypoint)}`);
+          createdBy = nop(` ENTRYPOINT ${goQuoteList(cfg.Entrypoint)}`);
           break;
-        case 'SHELL': cfg.Shell = ins.json!; createdBy = nop(`SHELL ${JSON.stringify(cfg.Shell)}`); break;
+        case 'SHELL': cfg.Shell = ins.json!; createdBy = nop(` SHELL [${cfg.Shell.join(' ')}]`); break;
         case 'ONBUILD': cfg.OnBuild = [...(cfg.OnBuild ?? []), ins.rest]; createdBy = nop(` ONBUILD ${ins.rest}`); break;
-        case 'HEALTHCHECK': cfg.Healthcheck = this.healthcheck(ins); createdBy = nop(` HEALTHCHECK ${ins.text}`); break;
+        case 'HEALTHCHECK': cfg.Healthcheck = this.healthcheck(ins); createdBy = nop(` ${healthcheckText(cfg.Healthcheck!)}`); break;
         case 'RUN': {
           let argv: string[];
           if (ins.json) argv = ins.json;
@@ -466,7 +476,7 @@ export class Builder {
         }
         case 'COPY': case 'ADD': {
           newLayer = (await this.engine.layers.add(top, () => copy!.tar(), this.o.signal ? { signal: this.o.signal } : {})).layer;
-          createdBy = nop(`${k} ${await copy!.historyHash()} in ${copy!.dest} `);
+          createdBy = nop(`${k} ${copy!.historyPrefix}${await copy!.historyHash()} in ${copy!.rawDest} `);
           break;
         }
         default: throw lineError(ins.line, `unknown instruction: ${k}`);
@@ -482,10 +492,7 @@ export class Builder {
       // image the step ran on, the step's container and what it ran.
       const container = stepContainer && /^[0-9a-f]{64}$/.test(stepContainer) ? stepContainer : stepContainerId();
       const runConfig = dockerRunConfig({ ...cfg, Image: state.id }, state.id);
-      const nopText = createdBy.startsWith('/bin/sh -c #(nop) ') ? createdBy.slice('/bin/sh -c #(nop) '.length) : undefined;
-      stepCmd ??= nopText === undefined ? createdBy.split(' ')
-        : nopText.startsWith(' ') ? ['/bin/sh', '-c', '#(nop) ', nopText.slice(1)] : ['/bin/sh', '-c', `#(nop) ${nopText}`];
-      const shaped = withContainerFields(c, runConfig, container, { ...runConfig, Cmd: stepCmd });
+      const shaped = withContainerFields(c, runConfig, container, { ...runConfig, Cmd: stepCmd ?? createdBy.split(' ') });
       for (const key of Object.keys(c)) delete (c as Record<string, unknown>)[key];
       Object.assign(c, shaped);
       const next = stateOf(c, top);
@@ -579,7 +586,9 @@ export class Builder {
         ...(chown ? { chown } : {}), ...(chmod !== undefined ? { chmod } : {}), heredocs,
       });
       const what = sources.length > 1 ? 'multi' : /\/$|^\.$/.test(sources[0]!) ? 'dir' : 'file';
-      return { ...plan, dest: destAbs, what };
+      // History names the destination as written, and --chown glued to the digest (Docker's spelling).
+      const historyPrefix = typeof ins.flags.chown === 'string' ? `--chown=${this.expand(ins, ins.flags.chown, lookup)}` : '';
+      return { ...plan, dest: destAbs, rawDest, historyPrefix, what };
     } finally {
       this.closeView(view);
       if (fromView && !ins.heredocs.length) { /* kept open until the tar is written: closed with the build */ }

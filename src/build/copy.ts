@@ -162,7 +162,10 @@ export async function planCopy(c: CopyInput): Promise<CopyPlan> {
   }
   c.sums.flush();
 
-  // 3. Parent folders: the image's own (kept as they are) or new ones (0755).
+  // 3. Parent folders: the image's own (kept as they are) or new ones (0755, mtime 0).
+  // Docker gives both the time of the step; stowage keeps COPY layers reproducible
+  // (the same sources give the same layer, stored once), a deliberate deviation
+  // (docs/archive-fidelity.md).
   const parents = new Set<string>();
   const addParents = (p: string) => {
     for (let d = posix.dirname('/' + p); d !== '/' && d !== '.'; d = posix.dirname(d)) parents.add(d);

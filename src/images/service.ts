@@ -10,6 +10,7 @@ import { conflict, invalidArgument, notFound, findStowageError } from '../errors
 import { ImageFilter, parseImageFilters } from './filters.js';
 import { importImage, loadImages, type ImportOptions, type LoadResult } from './load.js';
 import { saveImages } from './save.js';
+import { dockerRunConfig } from './run-config.js';
 
 /** `docker image inspect`'s shape (API 1.41 fields that apply). */
 export interface ImageInspect {
@@ -19,6 +20,8 @@ export interface ImageInspect {
   Parent: string;
   Comment: string;
   Created: string;
+  Container: string;
+  ContainerConfig: ImageConfig['config'];
   DockerVersion: string;
   Author: string;
   Config: ImageConfig['config'] | null;
@@ -114,6 +117,9 @@ export class ImageService {
       Parent: '',
       Comment: cfg.comment ?? '',
       Created: cfg.created ?? new Date(0).toISOString(),
+      // Docker shows the zero-valued config when the image has none.
+      Container: cfg.container ?? '',
+      ContainerConfig: dockerRunConfig(cfg.container_config ?? {}, ''),
       DockerVersion: cfg.docker_version ?? '',
       Author: cfg.author ?? '',
       Config: cfg.config ?? null,

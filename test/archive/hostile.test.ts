@@ -116,7 +116,7 @@ test('absolute symlink chain', async (t) => {
 
 test('file entry over an existing symlink replaces the link, not its target', async (t) => {
   const b = box(t);
-  await apply(b, tarOf([{ name: 'l', type: 'symlink', linkname: b.secret }, { name: 'l', type: 'file', body: 'replaced' }]));
+  await apply(b, tarOf([{ name: 'l', type: 'symlink', linkname: b.secret }, { name: './l', type: 'file', body: 'replaced' }]));
   assertSentinelIntact(b);
   assert.equal(readFileSync(join(b.root, 'l'), 'utf8'), 'replaced');
 });

@@ -10,6 +10,7 @@ import { requires, requiresRoot, tempDir, assertNoMountsUnder, cleanupFirst, run
 import { stowage } from '../helpers/cli.js';
 import { makeRootfs, makeDockerArchive } from '../helpers/images.js';
 import { indexTarFile } from '../../src/archive/tar-reader.js';
+import { createHash } from 'node:crypto';
 import { btrfsFilesystem, zfsPool, type Backing } from './backing.js';
 
 const btrfs = btrfsFilesystem();
@@ -61,7 +62,13 @@ for (const c of cases) {
       const saved = join(work, 'saved.tar');
       await s.ok(['save', '-o', saved, 'app:1']);
       const idx = await indexTarFile(saved);
-      for (const d of archive.diffIds) assert.ok(idx.has(`blobs/sha256/${d.slice(7)}`), `${d} saved byte-exact`);
+      // Byte-exact: the saved blob's own bytes hash to the layer's diffID (not just its name).
+      const savedBytes = readFileSync(saved);
+      for (const d of archive.diffIds) {
+        const m = idx.get(`blobs/sha256/${d.slice(7)}`);
+        assert.ok(m, `${d} saved`);
+        assert.equal('sha256:' + createHash('sha256').update(savedBytes.subarray(m.offset, m.offset + m.size)).digest('hex'), d, `${d} saved byte-exact`);
+      }
       const check = await s.run(['system', 'check']);
       assert.equal(check.code, 0, check.stdout + check.stderr);
       await s.ok(['rmi', 'app:1']);

@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { tempDir, requiresRoot, requires } from '../helpers/env.js';
 import { startDockerd, dockerAvailable, type Dockerd } from '../helpers/dockerd.js';
 import { stowage, type Stowage } from '../helpers/cli.js';
-import { makeDockerArchive, BUSYBOX_PATH } from '../helpers/images.js';
+import { makeDockerArchive, dockerLayerSize, BUSYBOX_PATH } from '../helpers/images.js';
 
 const FIXTURES = new URL('../../../test/interop/fixtures.py', import.meta.url).pathname;
 
@@ -72,7 +72,8 @@ async function loadBoth(d: Dockerd, s: Stowage, archive: string, what: string): 
 }
 
 /** Same ID, layers, Size, history sizes and exported files in both engines. */
-async function sameImage(d: Dockerd, s: Stowage, image: string, dir: string, since: number): Promise<void> {
+async function sameImage(d: Dockerd, s: Stowage, image: string, dir: string, since: number,
+  deviation?: (stowageFiles: Entry[], dockerFiles: Entry[]) => void): Promise<void> {
   const [di] = JSON.parse((await d.docker(['image', 'inspect', image], { check: true })).stdout.toString());
   const [si] = JSON.parse(await s.ok(['image', 'inspect', image]));
   assert.equal(si.Id, di.Id, `${image}: Id`);
@@ -84,6 +85,7 @@ async function sameImage(d: Dockerd, s: Stowage, image: string, dir: string, sin
   const tag = image.replace(/[^a-z0-9]/g, '_');
   const de = listing(await dockerExport(d, image), dir, `docker-${tag}`, since);
   const se = listing(await stowageExport(s, image), dir, `stowage-${tag}`, since);
+  deviation?.(se, de);
   assert.deepEqual(se, de, `${image}: exported files`);
 }
 
@@ -112,11 +114,21 @@ describe('image archives with oddities: loaded as Docker loads them', () => {
     python(['make', fx, BUSYBOX_PATH]);
     const since = Math.floor(Date.now() / 1000) - 5;
 
-    for (const c of ['links', 'nonutf8', 'nonutf8-ustar', 'nonutf8-gnu', 'pax-global', 'caps-v3root0', 'caps-v3root1000']) {
+    for (const c of ['links', 'nonutf8', 'nonutf8-ustar', 'nonutf8-gnu', 'pax-global', 'caps-v3root0', 'caps-v3root1000', 'duplicates']) {
       const image = `odd-${c}:1`;
       const arch = await makeDockerArchive(join(dir, `${c}.image.tar`), { layers: [{ tar: join(fx, `${c}.tar`) }], repoTags: [image] });
-      if (!(await loadBoth(d, s, arch.path, c))) continue;
-      await sameImage(d, s, image, dir, since);
+      const loaded = await loadBoth(d, s, arch.path, c);
+      assert.equal(loaded, c !== 'duplicates', `${c}: Docker refuses only the layer with a duplicate name`);
+      if (!loaded) continue;
+      await sameImage(d, s, image, dir, since, c !== 'caps-v3root1000' ? undefined : (se, de) => {
+        // Deliberate deviation (docs/archive-fidelity.md): both store the v3 capability
+        // with rootid 1000 as given; Docker's export shows it as v2, stowage's as stored.
+        const sv3 = se.find((e) => e.shown === 'cap-v3')!;
+        const dv3 = de.find((e) => e.shown === 'cap-v3')!;
+        assert.equal(sv3.xattrs!['security.capability'], '0100000300040000000000000000000000000000e8030000');
+        assert.equal(dv3.xattrs!['security.capability'], '0100000200040000000000000000000000000000');
+        sv3.xattrs = dv3.xattrs;
+      });
       // save gives back the very layer bytes (tar-split), odd names and all: compared as bytes.
       const saved = join(dir, `${c}.saved.tar`);
       await s.ok(['save', '-o', saved, image]);
@@ -174,7 +186,7 @@ describe('image archives with oddities: loaded as Docker loads them', () => {
     }
   });
 
-  it('whole-archive gzip, zstd, xz and bzip2 load in both with the same image', async (t) => {
+  it('whole-archive gzip, xz and bzip2 load in both with the same image; zstd in stowage (Docker 20.10 refuses it)', async (t) => {
     if (!requiresRoot(t)) return;
     if (!requires(t, dockerAvailable(), 'needs dockerd (Debian docker.io)')) return;
     const dir = tempDir(t);
@@ -191,12 +203,21 @@ describe('image archives with oddities: loaded as Docker loads them', () => {
       assert.equal(r.status, 0, r.stderr?.toString());
       const s = stowage(join(dir, `root-${ext}`), 'overlay2');
       await d.docker(['rmi', '-f', 'packed:1']);
-      assert.ok(await loadBoth(d, s, packed, ext));
-      const [di] = JSON.parse((await d.docker(['image', 'inspect', 'packed:1'], { check: true })).stdout.toString());
+      if (ext === 'zst') {
+        // Deliberate deviation (docs/archive-fidelity.md): Docker 20.10 has no zstd for
+        // whole archives (23.0 added it); stowage loads it.
+        const dl = await d.docker(['load', '-i', packed]);
+        assert.notEqual(dl.code, 0);
+        assert.match(dl.stderr, /invalid tar header/);
+        await s.ok(['load', '-i', packed]);
+      } else {
+        assert.ok(await loadBoth(d, s, packed, ext));
+        const [di] = JSON.parse((await d.docker(['image', 'inspect', 'packed:1'], { check: true })).stdout.toString());
+        assert.equal(di.Id, arch.imageId);
+      }
       const [si] = JSON.parse(await s.ok(['image', 'inspect', 'packed:1']));
-      assert.equal(di.Id, arch.imageId);
       assert.equal(si.Id, arch.imageId, `${ext}: same image`);
-      assert.equal(si.Size, di.Size);
+      assert.equal(si.Size, await dockerLayerSize(src, 'overlay2'), `${ext}: Docker's size`);
       // From standard input too, as `docker load < file.tar.gz`.
       const s2 = stowage(join(dir, `root-${ext}-stdin`), 'overlay2');
       await s2.ok(['load'], { input: readFileSync(packed) });

@@ -122,8 +122,8 @@ def whiteouts_lower(t, busybox):
 def whiteouts_odd(t, busybox):
     # Legal oddities: whiteouts of paths that never existed (also under a missing
     # parent), an opaque marker in a directory the lower layers lack, a whiteout
-    # and a re-add of the same name, the same file twice, and a directory entry
-    # after its contents.
+    # and a re-add of the same name, the same file spelled two ways, and a
+    # directory entry after its contents.
     add(t, '.wh.never-existed', data=b'')
     add(t, 'missing-parent/.wh.nothing', data=b'')
     add(t, 'newdir/.wh..wh..opq', data=b'')
@@ -131,9 +131,16 @@ def whiteouts_odd(t, busybox):
     add(t, '.wh.gone', data=b'')
     add(t, 'gone', data=b'back again')
     add(t, 'twice', data=b'first')
-    add(t, 'twice', data=b'second', mode=0o600)
+    add(t, './twice', data=b'second', mode=0o600)
     add(t, 'late/inner', data=b'inner')
     add(t, 'late', tarfile.DIRTYPE, mode=0o750, mtime=1100000000)
+
+
+def duplicates(t, busybox):
+    # The same name twice, spelled the same: Docker's tar-split refuses the layer.
+    base(t, busybox)
+    add(t, 'twice', data=b'first')
+    add(t, 'twice', data=b'second')
 
 
 def make(out, busybox_path):
@@ -141,7 +148,7 @@ def make(out, busybox_path):
     cases = {
         'links': links, 'nonutf8': nonutf8, 'nonutf8-gnu': nonutf8_gnu,
         'caps-v3root0': lambda t, b: caps(t, b, 0), 'caps-v3root1000': lambda t, b: caps(t, b, 1000),
-        'whiteouts-lower': whiteouts_lower, 'whiteouts-odd': whiteouts_odd,
+        'whiteouts-lower': whiteouts_lower, 'whiteouts-odd': whiteouts_odd, 'duplicates': duplicates,
     }
     for name, fn in cases.items():
         fmt = tarfile.GNU_FORMAT if name == 'nonutf8-gnu' else tarfile.PAX_FORMAT
