@@ -26,7 +26,7 @@
 //     security.* are dropped too. Drops are counted in skippedXattrs.
 //   - limits: entries, uncompressed bytes, PAX size, and a disk reserve (free
 //     space is checked every 64 MiB written and before starting).
-//   - the same name twice (spelled the same) is refused, as Docker's tar-split does.
+//   - the same path twice (after Go's filepath.Clean) is refused, as Docker's tar-split does.
 //   - names are cleaned as Docker cleans them ("a/b/../c" is "a/c"; see components()).
 //   - names are byte strings (TarParser binaryNames): a name that is not valid UTF-8
 //     lands on disk byte for byte; every fs call gets a Buffer path (P below).
@@ -124,6 +124,23 @@ interface PNode {
 
 function child(n: PNode, name: string): PNode | undefined { return n.c?.get(name); }
 
+/** Go's path/filepath.Clean (lexical): no empty or "." elements, ".." resolved, no trailing "/". */
+function goClean(name: string): string {
+  const rooted = name.startsWith('/');
+  const out: string[] = [];
+  for (const c of name.split('/')) {
+    if (c === '' || c === '.') continue;
+    if (c === '..') {
+      if (out.length > 0 && out[out.length - 1] !== '..') out.pop();
+      else if (!rooted) out.push('..');
+      continue;
+    }
+    out.push(c);
+  }
+  const s = out.join('/');
+  return rooted ? '/' + s : s || '.';
+}
+
 function setChild(n: PNode, name: string, c: PNode): void { (n.c ??= new Map()).set(name, c); }
 
 class Applier implements TarHandler {
@@ -216,9 +233,11 @@ class Applier implements TarHandler {
     this.current = h.name;
     if (++this.entries > this.limits.maxEntries) throw this.bad(`more than ${this.limits.maxEntries} entries (limit)`);
     // Docker's layer store (tar-split) refuses a layer naming the same path twice,
-    // spelled the same way; so does stowage, so an image loads in both or in neither.
-    if (this.names.has(h.name)) throw this.bad('duplicates of file paths not supported (the same name twice in one layer; Docker refuses it too)');
-    this.names.add(h.name);
+    // compared after Go's filepath.Clean ("./x" and "x/" are "x"; "/x" is not "x");
+    // so does stowage, so an image loads in both or in neither.
+    const cleaned = goClean(h.name);
+    if (this.names.has(cleaned)) throw this.bad('duplicates of file paths not supported (the same path twice in one layer; Docker refuses it too)');
+    this.names.add(cleaned);
     const comps = this.components(h.name);
     if (comps.length === 0) {
       if (h.type !== 'dir') throw this.bad('only a directory may name the root');

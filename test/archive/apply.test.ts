@@ -142,19 +142,19 @@ test('apply: hardlinks share the inode', async (t) => {
   assert.equal(a.nlink, 3);
 });
 
-test('apply: the same path spelled two ways — later entry wins; dir over dir merges', async (t) => {
+test('apply: the same path, relative and rooted (Docker takes both) — later entry wins; dir over dir merges', async (t) => {
   const root = tempDir(t);
   await apply(tarOf([
     { name: 'x', type: 'file', body: 'first' },
-    { name: './x', type: 'file', body: 'second' },
+    { name: '/x', type: 'file', body: 'second' },
     { name: 'd', type: 'dir', mode: 0o700 },
     { name: 'd/keep', type: 'file', body: 'k' },
-    { name: './d', type: 'dir', mode: 0o751 },
+    { name: '/d', type: 'dir', mode: 0o751 },
     { name: 'y', type: 'dir' },
     { name: 'y/inner', type: 'file' },
-    { name: './y', type: 'symlink', linkname: 'x' },
+    { name: '/y', type: 'symlink', linkname: 'x' },
     { name: 'z', type: 'symlink', linkname: 'x' },
-    { name: './z', type: 'file', body: 'file now' },
+    { name: '/z', type: 'file', body: 'file now' },
   ]), root);
   assert.equal(readFileSync(join(root, 'x'), 'utf8'), 'second');
   assert.equal(statSync(join(root, 'd')).mode & 0o7777, 0o751);

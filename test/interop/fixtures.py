@@ -122,7 +122,8 @@ def whiteouts_lower(t, busybox):
 def whiteouts_odd(t, busybox):
     # Legal oddities: whiteouts of paths that never existed (also under a missing
     # parent), an opaque marker in a directory the lower layers lack, a whiteout
-    # and a re-add of the same name, the same file spelled two ways, and a
+    # and a re-add of the same name, the same file as a relative and a rooted
+    # name (Docker takes both; './twice' would be a duplicate), and a
     # directory entry after its contents.
     add(t, '.wh.never-existed', data=b'')
     add(t, 'missing-parent/.wh.nothing', data=b'')
@@ -131,7 +132,7 @@ def whiteouts_odd(t, busybox):
     add(t, '.wh.gone', data=b'')
     add(t, 'gone', data=b'back again')
     add(t, 'twice', data=b'first')
-    add(t, './twice', data=b'second', mode=0o600)
+    add(t, '/twice', data=b'second', mode=0o600)
     add(t, 'late/inner', data=b'inner')
     add(t, 'late', tarfile.DIRTYPE, mode=0o750, mtime=1100000000)
 
