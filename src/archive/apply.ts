@@ -501,8 +501,9 @@ class Applier implements TarHandler {
       if (this.isRoot) lchownSync(P(abs), h.uid, h.gid);
       return;
     }
-    const parent = this.resolveDir(dirComps, dirComps.length, false);
-    if (!parent) return; // nothing there to delete
+    // Docker makes the parent folders every entry implies, whiteouts included, so a
+    // whiteout under a missing folder leaves that (empty) folder, in both forms.
+    const parent = this.resolveDir(dirComps, dirComps.length, true)!;
     this.remove(parent, name, abs);
   }
 

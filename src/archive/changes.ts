@@ -233,7 +233,11 @@ function typeOf(st: Stats): EntryType | null {
 
 /** Tar entries for one path of a tree; `links` maps dev:ino to the first name of a multiply-linked file. */
 function* entry(abs: string, rel: string, links: Map<string, string>, onlyCapability = false): Generator<Buffer> {
-  const st = lstatSync(P(abs));
+  // A name readdir gives that lstat cannot find: overlayfs lists a whiteout of a path
+  // that never existed when its directory is in one layer only. Skipped, as Docker's
+  // archiver skips what it cannot stat.
+  const st = lstatSync(P(abs), { throwIfNoEntry: false });
+  if (!st) return;
   const type = typeOf(st);
   if (!type) return;
   const h: WriterHeader = {
@@ -314,7 +318,7 @@ export async function* exportTree(dir: string, opts: { signal?: AbortSignal } = 
       const p = join(rel, name);
       const abs = dir + '/' + p;
       yield* entry(abs, p, links, true);
-      if (lstatSync(P(abs)).isDirectory()) yield* walk(p);
+      if (lstatSync(P(abs), { throwIfNoEntry: false })?.isDirectory()) yield* walk(p);
     }
   }
   yield* walk('');
