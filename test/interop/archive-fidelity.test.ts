@@ -82,6 +82,10 @@ async function sameImage(d: Dockerd, s: Stowage, image: string, dir: string, sin
   const dh = (await d.docker(['history', '--human=false', '--format', '{{.Size}}', image], { check: true })).stdout.toString();
   const sh = await s.ok(['history', '--no-human', '--format', '{{.Size}}', image]);
   assert.equal(sh, dh, `${image}: history sizes`);
+  // system df adds up the same layer sizes (both hold the same images at this point).
+  const ddf = (await d.docker(['system', 'df', '--format', '{{.Type}} {{.TotalCount}} {{.Size}}'], { check: true })).stdout.toString().split('\n')[0];
+  const sdf = (await s.ok(['system', 'df', '--format', '{{.Type}} {{.TotalCount}} {{.Size}}'])).split('\n')[0];
+  assert.equal(sdf, ddf, `${image}: system df, images`);
   const tag = image.replace(/[^a-z0-9]/g, '_');
   const de = listing(await dockerExport(d, image), dir, `docker-${tag}`, since);
   const se = listing(await stowageExport(s, image), dir, `stowage-${tag}`, since);
