@@ -61,6 +61,18 @@ static int get_str(napi_env env, napi_value v, char *buf, size_t len) {
   napi_valuetype t;
   napi_typeof(env, v, &t);
   if (t == napi_null || t == napi_undefined) { buf[0] = 0; return 1; }
+  bool is_buf = false;
+  napi_is_buffer(env, v, &is_buf);
+  if (is_buf) {
+    /* A path given as bytes (names that are not valid UTF-8 must survive exactly). */
+    void *data = NULL; size_t blen = 0;
+    napi_get_buffer_info(env, v, &data, &blen);
+    if (blen >= len - 1) { napi_throw_range_error(env, NULL, "string argument too long"); return 0; }
+    if (memchr(data, 0, blen)) { napi_throw_type_error(env, NULL, "NUL in path"); return 0; }
+    memcpy(buf, data, blen);
+    buf[blen] = 0;
+    return 1;
+  }
   if (napi_get_value_string_utf8(env, v, buf, len, &n) != napi_ok) {
     napi_throw_type_error(env, NULL, "expected a string argument");
     return 0;

@@ -26,6 +26,18 @@
 //     security.* are dropped too. Drops are counted in skippedXattrs.
 //   - limits: entries, uncompressed bytes, PAX size, and a disk reserve (free
 //     space is checked every 64 MiB written and before starting).
+//   - the same path twice (after Go's filepath.Clean) is refused, as Docker's tar-split does.
+//   - names are cleaned as Docker cleans them ("a/b/../c" is "a/c"; see components()).
+//   - names are byte strings (TarParser binaryNames): a name that is not valid UTF-8
+//     lands on disk byte for byte; every fs call gets a Buffer path (P below).
+//   - hardlink entries carry their own metadata: as Docker (which applies the
+//     entry's owner, mode, mtime and xattrs to the path it just linked), the shared
+//     inode ends up with the link entry's owner and xattrs, and its mode and mtime
+//     unless it is a symlink. Links to symlinks, FIFOs and devices stay links.
+//   - PAX global headers change nothing (Docker's behaviour; see tar-reader.ts).
+//   - sparse files (old GNU, PAX 0.0/0.1/1.0) are written at their offsets and
+//     truncated to their real size (holes stay holes on disk); the real size counts
+//     against maxBytes. Their stored data is kept verbatim in the tar-split.
 // Memory is bounded by the limits: the chunks in flight, one PAX header, and the
 // PathTree (one small node per entry, so maxEntries bounds it).
 //
@@ -41,8 +53,8 @@
 // directory changes its mtime, and a read-only mode would stop a non-root apply).
 import { createHash } from 'node:crypto';
 import {
-  closeSync, constants, fchmodSync, fchownSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync,
-  mkdirSync, openSync, readdirSync, rmSync, statfsSync, symlinkSync, unlinkSync, writeSync, chmodSync,
+  closeSync, constants, fchmodSync, fchownSync, ftruncateSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync,
+  mkdirSync, openSync, readdirSync, rmSync, statfsSync, symlinkSync, unlinkSync, writeSync, chmodSync, utimesSync,
 } from 'node:fs';
 import type { WhiteoutForm } from '../drivers/driver.js';
 import { StowageError, errnoCode, internal, invalidArgument, permissionDenied, unavailable } from '../errors.js';
@@ -51,6 +63,7 @@ import { decompress } from './compression.js';
 import { TarParser, type TarHandler, type TarHeader } from './tar-reader.js';
 import { TarSplitWriter } from './tar-split.js';
 import { failpoint } from '../util/failpoint.js';
+import { B, P, shown } from './names.js';
 
 export interface ApplyLimits {
   maxEntries: number; maxBytes: number; maxPathLength: number; maxDepth: number; maxPaxBytes: number; diskReserveBytes: number;
@@ -74,7 +87,14 @@ export interface ApplyOptions {
 
 export interface ApplyResult {
   diffId: string;
+  /** Bytes of the uncompressed tar. */
   size: number;
+  /**
+   * Sum of the entries' sizes (a sparse file counts its real size): the number
+   * Docker's UnpackLayer returns, which naive-diff drivers (vfs, btrfs, zfs)
+   * record as the layer's size.
+   */
+  contentSize: number;
   blobDigest: string;
   blobSize: number;
   entries: number;
@@ -104,6 +124,24 @@ interface PNode {
 }
 
 function child(n: PNode, name: string): PNode | undefined { return n.c?.get(name); }
+
+/** Go's path/filepath.Clean (lexical): no empty or "." elements, ".." resolved, no trailing "/". */
+function goClean(name: string): string {
+  const rooted = name.startsWith('/');
+  const out: string[] = [];
+  for (const c of name.split('/')) {
+    if (c === '' || c === '.') continue;
+    if (c === '..') {
+      if (out.length > 0 && out[out.length - 1] !== '..') out.pop();
+      else if (!rooted) out.push('..');
+      continue;
+    }
+    out.push(c);
+  }
+  const s = out.join('/');
+  return rooted ? '/' + s : s || '.';
+}
+
 function setChild(n: PNode, name: string, c: PNode): void { (n.c ??= new Map()).set(name, c); }
 
 class Applier implements TarHandler {
@@ -112,6 +150,15 @@ class Applier implements TarHandler {
   skippedDevices = 0;
   skippedXattrs = 0;
   private fd = -1;
+  /** Sparse file being written: remaining segments, and where in the current one we are. */
+  private sparseSegs: Array<[number, number]> | null = null;
+  private sparseIdx = 0;
+  private sparseDone = 0;
+  contentSize = 0;
+  private sparseBytes = 0;
+  /** Every entry name seen, as written (see header()). */
+  private readonly names = new Set<string>();
+  private readonly root: string;
   private fdHeader: TarHeader | null = null;
   private fdPath = '';
   /** The payload of the current entry goes to the tar-split verbatim (not into a file). */
@@ -123,23 +170,24 @@ class Applier implements TarHandler {
   current = '';
   private readonly sys = native();
 
-  constructor(private readonly root: string, private readonly form: WhiteoutForm, private readonly limits: ApplyLimits,
+  constructor(root: string, private readonly form: WhiteoutForm, private readonly limits: ApplyLimits,
     readonly split: TarSplitWriter | null) {
+    this.root = B(root);
     this.authoritative = readdirSync(root).length === 0;
     this.checkDisk();
   }
 
   checkDisk(): void {
-    const s = statfsSync(this.root);
+    const s = statfsSync(P(this.root));
     const free = s.bavail * s.bsize;
     if (free < this.limits.diskReserveBytes) {
-      throw unavailable(`not enough disk space under ${this.root} to go on applying the layer: ${free} bytes free, ` +
-        `${this.limits.diskReserveBytes} bytes are kept in reserve (at entry ${JSON.stringify(this.current)})`);
+      throw unavailable(`not enough disk space under ${shown(this.root)} to go on applying the layer: ${free} bytes free, ` +
+        `${this.limits.diskReserveBytes} bytes are kept in reserve (at entry ${JSON.stringify(shown(this.current))})`);
     }
   }
 
   private bad(rule: string): StowageError {
-    return invalidArgument(`layer entry ${JSON.stringify(this.current)}: ${rule}`, { name: this.current });
+    return invalidArgument(`layer entry ${JSON.stringify(shown(this.current))}: ${rule}`, { name: shown(this.current) });
   }
 
   // ---- TarHandler ----
@@ -147,7 +195,10 @@ class Applier implements TarHandler {
   raw(b: Buffer): void { this.split?.raw(b); }
 
   data(chunk: Buffer): void {
-    if (this.fd >= 0) {
+    if (this.sparseSegs) {
+      this.split?.raw(chunk);
+      this.sparseData(chunk);
+    } else if (this.fd >= 0) {
       let off = 0;
       while (off < chunk.length) off += writeSync(this.fd, chunk, off, chunk.length - off);
       this.sinceDiskCheck += chunk.length;
@@ -158,12 +209,37 @@ class Applier implements TarHandler {
   entryEnd(): void {
     if (this.fd >= 0) this.finishFile();
     this.payloadRaw = false;
+    this.sparseSegs = null;
   }
+
+  /** Writes a piece of a sparse file's stored data at the offsets its map names. */
+  private sparseData(chunk: Buffer): void {
+    const segs = this.sparseSegs!;
+    let off = 0;
+    while (off < chunk.length) {
+      const seg = segs[this.sparseIdx]!;
+      const take = Math.min(seg[1] - this.sparseDone, chunk.length - off);
+      let w = 0;
+      while (w < take) w += writeSync(this.fd, chunk, off + w, take - w, seg[0] + this.sparseDone + w);
+      off += take;
+      this.sparseDone += take;
+      if (this.sparseDone === seg[1]) { this.sparseIdx++; this.sparseDone = 0; }
+    }
+    this.sinceDiskCheck += chunk.length;
+    if (this.sinceDiskCheck >= DISK_CHECK_EVERY) { this.sinceDiskCheck = 0; this.checkDisk(); }
+  }
+
 
   header(h: TarHeader): void {
     this.current = h.name;
     failpoint('apply:entry');
     if (++this.entries > this.limits.maxEntries) throw this.bad(`more than ${this.limits.maxEntries} entries (limit)`);
+    // Docker's layer store (tar-split) refuses a layer naming the same path twice,
+    // compared after Go's filepath.Clean ("./x" and "x/" are "x"; "/x" is not "x");
+    // so does stowage, so an image loads in both or in neither.
+    const cleaned = goClean(h.name);
+    if (this.names.has(cleaned)) throw this.bad('duplicates of file paths not supported (the same path twice in one layer; Docker refuses it too)');
+    this.names.add(cleaned);
     const comps = this.components(h.name);
     if (comps.length === 0) {
       if (h.type !== 'dir') throw this.bad('only a directory may name the root');
@@ -181,6 +257,7 @@ class Applier implements TarHandler {
     }
     const rel = comps.join('/');
     const abs = this.root + '/' + rel;
+    this.contentSize += h.sparse ? h.sparse.realSize : h.size;
     const parent = this.resolveDir(comps, comps.length - 1, true)!;
     switch (h.type) {
       case 'file': return this.file(parent, base, abs, rel, h);
@@ -193,17 +270,27 @@ class Applier implements TarHandler {
 
   // ---- names and the tree ----
 
+  /**
+   * The cleaned components of an entry name, as Docker cleans it (Go's filepath.Clean):
+   * "a/b/../c" is "a/c", resolved by text and never through the filesystem; ".." at
+   * the top of an absolute name stays at the root ("/../x" is "x"); a relative name
+   * that climbs out of the root ("../x", "a/../../x") is refused.
+   */
   private components(name: string): string[] {
     const out: string[] = [];
-    let bytes = 0;
+    const absolute = name.startsWith('/');
     for (const c of name.split('/')) {
       if (c === '' || c === '.') continue;
-      if (c === '..') throw this.bad('".." in path (escape attempt)');
-      const len = Buffer.byteLength(c);
-      if (len > 255) throw this.bad('path component longer than 255 bytes');
-      bytes += len + 1;
+      if (c === '..') {
+        if (out.length > 0) out.pop();
+        else if (!absolute) throw this.bad('".." in path (escape attempt)');
+        continue;
+      }
+      if (Buffer.byteLength(c, 'latin1') > 255) throw this.bad('path component longer than 255 bytes');
       out.push(c);
     }
+    let bytes = 0;
+    for (const c of out) bytes += Buffer.byteLength(c, 'latin1') + 1;
     if (bytes > this.limits.maxPathLength) throw this.bad(`path longer than ${this.limits.maxPathLength} bytes (limit)`);
     if (out.length > this.limits.maxDepth) throw this.bad(`path deeper than ${this.limits.maxDepth} components (limit)`);
     return out;
@@ -222,10 +309,10 @@ class Applier implements TarHandler {
       abs += '/' + name;
       let c = child(node, name);
       if (c === undefined) {
-        const st = this.authoritative ? undefined : lstatSync(abs, { throwIfNoEntry: false });
+        const st = this.authoritative ? undefined : lstatSync(P(abs), { throwIfNoEntry: false });
         if (st === undefined) {
           if (!create) return null;
-          mkdirSync(abs, 0o755);
+          mkdirSync(P(abs), 0o755);
           c = { k: K.Dir, w: true, mode: 0o755, mtime: NaN };
         } else if (st.isDirectory()) c = { k: K.Dir, w: false };
         else if (st.isSymbolicLink()) throw this.bad(`parent ${JSON.stringify(comps.slice(0, i + 1).join('/'))} is a symlink; refusing to go through it`);
@@ -254,10 +341,10 @@ class Applier implements TarHandler {
   private remove(parent: PNode, name: string, abs: string): void {
     const c = child(parent, name);
     if (c) { this.inlineSubtree(c, abs); parent.c!.delete(name); }
-    const st = lstatSync(abs, { throwIfNoEntry: false });
+    const st = lstatSync(P(abs), { throwIfNoEntry: false });
     if (!st) return;
-    if (st.isDirectory()) rmSync(abs, { recursive: true, force: true });
-    else unlinkSync(abs);
+    if (st.isDirectory()) rmSync(P(abs), { recursive: true, force: true });
+    else unlinkSync(P(abs));
   }
 
   /** Runs `make` to create parent/name, first removing what is there (if the tree or the disk says so). */
@@ -275,9 +362,18 @@ class Applier implements TarHandler {
   // ---- entry kinds ----
 
   private file(parent: PNode, name: string, abs: string, rel: string, h: TarHeader): void {
-    this.create(parent, name, abs, () => { this.fd = openSync(abs, O_NEWFILE, 0o600); });
+    if (h.sparse) {
+      this.sparseBytes += h.sparse.realSize;
+      if (this.sparseBytes > this.limits.maxBytes) throw this.bad(`sparse files expand past ${this.limits.maxBytes} bytes (limit maxBytes)`);
+    }
+    this.create(parent, name, abs, () => { this.fd = openSync(P(abs), O_NEWFILE, 0o600); });
     const node: PNode = { k: K.File, w: true };
-    if (this.split && h.size > 0) { node.ref = this.split.ref(rel, h.size); node.size = h.size; }
+    if (h.sparse) {
+      // The stored data is not the file's content: it goes to the tar-split verbatim.
+      this.sparseSegs = h.sparse.segments;
+      this.sparseIdx = 0;
+      this.sparseDone = 0;
+    } else if (this.split && h.size > 0) { node.ref = this.split.ref(rel, h.size); node.size = h.size; }
     setChild(parent, name, node);
     this.fdHeader = h;
     this.fdPath = abs;
@@ -287,6 +383,7 @@ class Applier implements TarHandler {
     const h = this.fdHeader!;
     const fd = this.fd;
     try {
+      if (h.sparse) ftruncateSync(fd, h.sparse.realSize);
       if (this.isRoot) fchownSync(fd, h.uid, h.gid);
       fchmodSync(fd, h.mode);   // after chown, which clears setuid/setgid
       this.xattrs(this.fdPath, h, false);
@@ -302,10 +399,10 @@ class Applier implements TarHandler {
     if (c && c.k !== K.Dir) { this.remove(parent, name, abs); c = undefined; }
     if (!c) {
       try {
-        mkdirSync(abs, 0o700);
+        mkdirSync(P(abs), 0o700);
       } catch (e) {
         if (errnoCode(e) !== 'EEXIST') throw e;
-        if (!lstatSync(abs).isDirectory()) { this.remove(parent, name, abs); mkdirSync(abs, 0o700); }
+        if (!lstatSync(P(abs)).isDirectory()) { this.remove(parent, name, abs); mkdirSync(P(abs), 0o700); }
       }
       c = { k: K.Dir, w: true };
       setChild(parent, name, c);
@@ -317,17 +414,17 @@ class Applier implements TarHandler {
   private dirMeta(n: PNode, abs: string, h: TarHeader): void {
     n.mode = h.mode;
     n.mtime = h.mtime;
-    if (this.isRoot) lchownSync(abs, h.uid, h.gid);
+    if (this.isRoot) lchownSync(P(abs), h.uid, h.gid);
     this.xattrs(abs, h, false);
   }
 
   private symlink(parent: PNode, name: string, abs: string, h: TarHeader): void {
     if (h.linkname === '') throw this.bad('symlink with an empty target');
-    this.create(parent, name, abs, () => symlinkSync(h.linkname, abs));
+    this.create(parent, name, abs, () => symlinkSync(P(h.linkname), P(abs)));
     setChild(parent, name, { k: K.Symlink, w: true });
-    if (this.isRoot) lchownSync(abs, h.uid, h.gid);
+    if (this.isRoot) lchownSync(P(abs), h.uid, h.gid);
     this.xattrs(abs, h, true);
-    lutimesSync(abs, h.mtime, h.mtime);
+    lutimesSync(P(abs), h.mtime, h.mtime);
   }
 
   private hardlink(parent: PNode, name: string, abs: string, h: TarHeader): void {
@@ -336,30 +433,39 @@ class Applier implements TarHandler {
     const tparent = this.resolveDir(tc, tc.length - 1, false);
     const tname = tc[tc.length - 1]!;
     const tabs = this.root + '/' + tc.join('/');
-    if (!tparent) throw this.bad(`hardlink target ${JSON.stringify(h.linkname)} does not exist in the layer`);
+    if (!tparent) throw this.bad(`hardlink target ${JSON.stringify(shown(h.linkname))} does not exist in the layer`);
     let kind: K;
     const tn = child(tparent, tname);
     if (tn) kind = tn.k;
     else {
-      const st = this.authoritative ? undefined : lstatSync(tabs, { throwIfNoEntry: false });
-      if (!st) throw this.bad(`hardlink target ${JSON.stringify(h.linkname)} does not exist in the layer`);
+      const st = this.authoritative ? undefined : lstatSync(P(tabs), { throwIfNoEntry: false });
+      if (!st) throw this.bad(`hardlink target ${JSON.stringify(shown(h.linkname))} does not exist in the layer`);
       kind = st.isDirectory() ? K.Dir : st.isSymbolicLink() ? K.Symlink : K.File;
     }
-    if (kind === K.Dir) throw this.bad(`hardlink to a directory (${JSON.stringify(h.linkname)})`);
-    if (tabs === abs) return; // a link to itself: already there
-    this.create(parent, name, abs, () => linkSync(tabs, abs));
-    setChild(parent, name, { k: kind === K.Symlink ? K.Symlink : K.Other, w: true });
+    if (kind === K.Dir) throw this.bad(`hardlink to a directory (${JSON.stringify(shown(h.linkname))})`);
+    if (tabs !== abs) {
+      this.create(parent, name, abs, () => linkSync(P(tabs), P(abs)));
+      setChild(parent, name, { k: kind === K.Symlink ? K.Symlink : K.Other, w: true });
+    }
+    // The link entry's own metadata goes to the shared inode, as Docker applies it
+    // (lchown, xattrs, then chmod and mtime unless the inode is a symlink).
+    if (this.isRoot) lchownSync(P(abs), h.uid, h.gid);
+    this.xattrs(abs, h, kind === K.Symlink);
+    if (kind !== K.Symlink) {
+      chmodSync(P(abs), h.mode);
+      utimesSync(P(abs), h.mtime, h.mtime);
+    }
   }
 
   private device(parent: PNode, name: string, abs: string, h: TarHeader): void {
     if (h.type !== 'fifo' && !this.isRoot) { this.skippedDevices++; return; }
     const fmt = h.type === 'fifo' ? S_IFIFO : h.type === 'char' ? S_IFCHR : S_IFBLK;
-    this.create(parent, name, abs, () => this.sys.mknod(abs, fmt | 0o600, h.devmajor, h.devminor));
+    this.create(parent, name, abs, () => this.sys.mknod(P(abs), fmt | 0o600, h.devmajor, h.devminor));
     setChild(parent, name, { k: K.Other, w: true });
-    if (this.isRoot) lchownSync(abs, h.uid, h.gid);
-    chmodSync(abs, h.mode); // abs is the node just made, not a symlink; parents are checked
+    if (this.isRoot) lchownSync(P(abs), h.uid, h.gid);
+    chmodSync(P(abs), h.mode); // abs is the node just made, not a symlink; parents are checked
     this.xattrs(abs, h, false);
-    lutimesSync(abs, h.mtime, h.mtime);
+    lutimesSync(P(abs), h.mtime, h.mtime);
   }
 
   private xattrs(abs: string, h: TarHeader, isLink: boolean): void {
@@ -369,7 +475,7 @@ class Applier implements TarHandler {
         continue;
       }
       try {
-        this.sys.lsetxattr(abs, k, h.xattrs[k]!);
+        this.sys.lsetxattr(P(abs), k, h.xattrs[k]!);
       } catch (e) {
         const code = errnoCode(e);
         if (isLink && code === 'EPERM') { this.skippedXattrs++; continue; } // user.* is not allowed on symlinks
@@ -387,18 +493,19 @@ class Applier implements TarHandler {
       const parent = this.resolveDir(dirComps, dirComps.length, true)!;
       this.create(parent, name, abs, () => {
         try {
-          this.sys.mknod(abs, S_IFCHR, 0, 0);
+          this.sys.mknod(P(abs), S_IFCHR, 0, 0);
         } catch (e) {
           if (errnoCode(e) === 'EPERM') throw permissionDenied(`creating the overlay whiteout for ${this.current} needs root`, { cause: e });
           throw e;
         }
       });
       setChild(parent, name, { k: K.Other, w: true });
-      if (this.isRoot) lchownSync(abs, h.uid, h.gid);
+      if (this.isRoot) lchownSync(P(abs), h.uid, h.gid);
       return;
     }
-    const parent = this.resolveDir(dirComps, dirComps.length, false);
-    if (!parent) return; // nothing there to delete
+    // Docker makes the parent folders every entry implies, whiteouts included, so a
+    // whiteout under a missing folder leaves that (empty) folder, in both forms.
+    const parent = this.resolveDir(dirComps, dirComps.length, true)!;
     this.remove(parent, name, abs);
   }
 
@@ -407,7 +514,7 @@ class Applier implements TarHandler {
     const node = this.resolveDir(dirComps, dirComps.length, true)!;
     if (this.form === 'overlay') {
       try {
-        this.sys.lsetxattr(dirAbs, 'trusted.overlay.opaque', Buffer.from('y'));
+        this.sys.lsetxattr(P(dirAbs), 'trusted.overlay.opaque', Buffer.from('y'));
       } catch (e) {
         if (errnoCode(e) === 'EPERM') throw permissionDenied(`marking ${this.current} opaque (trusted.overlay.opaque) needs root`, { cause: e });
         throw e;
@@ -419,7 +526,7 @@ class Applier implements TarHandler {
 
   /** 'remove' form opaque: deletes what the lower layers had under dir, keeps what this layer wrote. */
   private prune(node: PNode, abs: string): void {
-    for (const name of readdirSync(abs)) {
+    for (const name of readdirSync(P(abs), { encoding: 'latin1' })) {
       const c = child(node, name);
       const p = abs + '/' + name;
       if (c && c.w) {
@@ -437,8 +544,8 @@ class Applier implements TarHandler {
     const walk = (n: PNode, abs: string): void => {
       if (n.c) for (const [name, c] of n.c) if (c.k === K.Dir) walk(c, abs + '/' + name);
       if (n.mode !== undefined) {
-        chmodSync(abs, n.mode);
-        if (!Number.isNaN(n.mtime)) lutimesSync(abs, n.mtime!, n.mtime!);
+        chmodSync(P(abs), n.mode);
+        if (!Number.isNaN(n.mtime)) lutimesSync(P(abs), n.mtime!, n.mtime!);
       }
     };
     walk(this.tree, this.root);
@@ -488,7 +595,7 @@ export async function applyLayer(src: AsyncIterable<Buffer>, root: string, opts:
     split?.close();
     throw e;
   }
-  const parser = new TarParser(app, { maxPaxBytes: limits.maxPaxBytes });
+  const parser = new TarParser(app, { maxPaxBytes: limits.maxPaxBytes, binaryNames: true });
   try {
     for await (const chunk of decompress(src, { onCompressed })) {
       signal?.throwIfAborted();
@@ -498,7 +605,7 @@ export async function applyLayer(src: AsyncIterable<Buffer>, root: string, opts:
       try {
         parser.push(chunk);
       } catch (e) {
-        throw wrapFsError(e, app.current);
+        throw wrapFsError(e, shown(app.current));
       }
     }
     try {
@@ -506,7 +613,7 @@ export async function applyLayer(src: AsyncIterable<Buffer>, root: string, opts:
       app.finishDirs();
       split?.finish();
     } catch (e) {
-      throw wrapFsError(e, app.current);
+      throw wrapFsError(e, shown(app.current));
     }
   } finally {
     app.close();
@@ -517,6 +624,7 @@ export async function applyLayer(src: AsyncIterable<Buffer>, root: string, opts:
     size,
     blobDigest: compressed ? 'sha256:' + blobHash.digest('hex') : diffId,
     blobSize: compressed ? blobSize : size,
+    contentSize: app.contentSize,
     entries: app.entries,
     skippedDevices: app.skippedDevices,
     skippedXattrs: app.skippedXattrs,

@@ -17,6 +17,13 @@
 // upper directory => "dir/.wh..wh..opq" right after the directory's own entry,
 // files with several links inside the layer => one file and hardlink entries.
 // Overlay bookkeeping xattrs (trusted.overlay.*, user.overlay.*, user.fuseoverlayfs.*) are never exported.
+// Every non-directory with several links (files, symlinks, FIFOs, devices) is
+// written once and then as hardlink entries, as Docker's archiver does.
+//
+// Paths are byte strings (latin1, see tar-reader.ts): names that are not valid
+// UTF-8 are exported byte for byte; `changes()` shows them decoded as UTF-8 (an
+// invalid byte as U+FFFD), which is what `docker diff` prints, its list having
+// gone through JSON.
 import { closeSync, constants, lstatSync, openSync, readdirSync, readlinkSync, readSync, type Stats } from 'node:fs';
 import type { ChangeSource } from '../drivers/driver.js';
 import { internal } from '../errors.js';
@@ -24,6 +31,7 @@ import { native } from '../util/sys.js';
 import type { EntryType } from './tar-reader.js';
 import { encodeHeader, END_OF_ARCHIVE, paddingFor, type WriterHeader } from './tar-writer.js';
 import { failpoint } from '../util/failpoint.js';
+import { B, P, shown } from './names.js';
 
 export interface Change { kind: 'A' | 'C' | 'D'; path: string }
 
@@ -34,18 +42,18 @@ const OPAQUE = 'trusted.overlay.opaque';
 function join(rel: string, name: string): string { return rel ? rel + '/' + name : name; }
 function isWhiteoutDev(st: Stats): boolean { return st.isCharacterDevice() && st.rdev === 0; }
 function names(dir: string): string[] {
-  try { return readdirSync(dir); } catch (e) { if ((e as { code?: string }).code === 'ENOENT' || (e as { code?: string }).code === 'ENOTDIR') return []; throw e; }
+  try { return readdirSync(P(dir), { encoding: 'latin1' }); } catch (e) { if ((e as { code?: string }).code === 'ENOENT' || (e as { code?: string }).code === 'ENOTDIR') return []; throw e; }
 }
 function byPath(a: { rel: string }, b: { rel: string }): number { return a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0; }
 
 function xattrMap(abs: string): Map<string, Buffer> {
   const sys = native();
   const m = new Map<string, Buffer>();
-  for (const k of sys.llistxattr(abs)) {
+  for (const k of sys.llistxattr(P(abs))) {
     // The overlay implementations' own bookkeeping, never content: kernel overlayfs
     // (trusted.overlay.*, user.overlay.* with userxattr) and fuse-overlayfs (user.fuseoverlayfs.*).
     if (k.startsWith('trusted.overlay.') || k.startsWith('user.overlay.') || k.startsWith('user.fuseoverlayfs.')) continue;
-    const v = sys.lgetxattr(abs, k);
+    const v = sys.lgetxattr(P(abs), k);
     if (v) m.set(k, v);
   }
   return m;
@@ -68,9 +76,9 @@ class Lowers {
     const key = i + '\0' + rel;
     let k = this.cache.get(key);
     if (k !== undefined) return k;
-    const st = lstatSync(this.dirs[i] + '/' + rel, { throwIfNoEntry: false });
+    const st = lstatSync(P(this.dirs[i] + '/' + rel), { throwIfNoEntry: false });
     if (!st) k = 0;
-    else if (st.isDirectory()) k = native().lgetxattr(this.dirs[i] + '/' + rel, OPAQUE)?.toString() === 'y' ? 2 : 1;
+    else if (st.isDirectory()) k = native().lgetxattr(P(this.dirs[i] + '/' + rel), OPAQUE)?.toString() === 'y' ? 2 : 1;
     else if (isWhiteoutDev(st)) k = 3;
     else k = 4;
     this.cache.set(key, k);
@@ -94,7 +102,7 @@ class Lowers {
       if (hidden) return null;
       const k = this.kind(i, rel);
       if (k === 3) return null;
-      if (k !== 0) return { st: lstatSync(this.dirs[i] + '/' + rel), abs: this.dirs[i] + '/' + rel };
+      if (k !== 0) return { st: lstatSync(P(this.dirs[i] + '/' + rel)), abs: this.dirs[i] + '/' + rel };
       if (stopAfter) return null;
     }
     return null;
@@ -110,7 +118,7 @@ class Lowers {
       if (k === 0) continue;
       for (const n of names(this.dirs[i] + (rel ? '/' + rel : ''))) {
         if (out.has(n) || gone.has(n)) continue;
-        const st = lstatSync(this.dirs[i] + '/' + join(rel, n), { throwIfNoEntry: false });
+        const st = lstatSync(P(this.dirs[i] + '/' + join(rel, n)), { throwIfNoEntry: false });
         if (st && isWhiteoutDev(st)) gone.add(n); else out.add(n);
       }
       if (k === 2) break;
@@ -123,7 +131,7 @@ function metaDiffers(a: Stats, b: Stats, aAbs: string, bAbs: string): boolean {
   if (a.mode !== b.mode || a.uid !== b.uid || a.gid !== b.gid || a.rdev !== b.rdev) return true;
   if (!a.isDirectory()) {
     if (a.size !== b.size || a.mtimeMs !== b.mtimeMs) return true;
-    if (a.isSymbolicLink() && readlinkSync(aAbs) !== readlinkSync(bAbs)) return true;
+    if (a.isSymbolicLink() && !readlinkSync(P(aAbs), { encoding: 'buffer' }).equals(readlinkSync(P(bAbs), { encoding: 'buffer' }))) return true;
   }
   return !sameXattrs(aAbs, bAbs);
 }
@@ -131,7 +139,8 @@ function metaDiffers(a: Stats, b: Stats, aAbs: string, bAbs: string): boolean {
 function check(signal?: AbortSignal): void { signal?.throwIfAborted(); }
 
 function upperItems(dir: string, lowerDirs: string[], signal?: AbortSignal): Item[] {
-  const lowers = new Lowers(lowerDirs);
+  const lowers = new Lowers(lowerDirs.map(B));
+  dir = B(dir);
   const out: Item[] = [];
   const walk = (rel: string, lowerGone: boolean): void => {
     check(signal);
@@ -139,7 +148,7 @@ function upperItems(dir: string, lowerDirs: string[], signal?: AbortSignal): Ite
     const here = names(abs);
     for (const name of here) {
       const p = join(rel, name);
-      const st = lstatSync(dir + '/' + p);
+      const st = lstatSync(P(dir + '/' + p));
       const below = lowerGone ? null : lowers.stat(p);
       if (isWhiteoutDev(st)) {
         if (below) out.push({ kind: 'D', rel: p });
@@ -149,7 +158,7 @@ function upperItems(dir: string, lowerDirs: string[], signal?: AbortSignal): Ite
         out.push({ kind: below ? 'C' : 'A', rel: p });
         continue;
       }
-      const opaque = native().lgetxattr(dir + '/' + p, OPAQUE)?.toString() === 'y';
+      const opaque = native().lgetxattr(P(dir + '/' + p), OPAQUE)?.toString() === 'y';
       const belowDir = below !== null && below.st.isDirectory();
       if (!below) out.push({ kind: 'A', rel: p, opaque });
       else if (opaque || !belowDir || metaDiffers(st, below.st, dir + '/' + p, below.abs)) out.push({ kind: 'C', rel: p, opaque });
@@ -166,6 +175,8 @@ function upperItems(dir: string, lowerDirs: string[], signal?: AbortSignal): Ite
 
 function fullItems(dir: string, parentDir: string | null, signal?: AbortSignal): Item[] {
   const out: Item[] = [];
+  dir = B(dir);
+  if (parentDir !== null) parentDir = B(parentDir);
   const walk = (rel: string, hasParent: boolean): void => {
     check(signal);
     const abs = rel ? dir + '/' + rel : dir;
@@ -174,8 +185,8 @@ function fullItems(dir: string, parentDir: string | null, signal?: AbortSignal):
     const there = hasParent ? new Set(names(pabs)) : new Set<string>();
     for (const name of here) {
       const p = join(rel, name);
-      const st = lstatSync(abs + '/' + name);
-      const pst = there.has(name) ? lstatSync(pabs + '/' + name) : null;
+      const st = lstatSync(P(abs + '/' + name));
+      const pst = there.has(name) ? lstatSync(P(pabs + '/' + name)) : null;
       there.delete(name);
       if (!pst) out.push({ kind: 'A', rel: p });
       else if (metaDiffers(st, pst, abs + '/' + name, pabs + '/' + name)) out.push({ kind: 'C', rel: p });
@@ -208,7 +219,7 @@ function items(src: ChangeSource, signal?: AbortSignal): Item[] {
 }
 
 export async function changes(src: ChangeSource, opts: { signal?: AbortSignal } = {}): Promise<Change[]> {
-  return items(src, opts.signal).map((i) => ({ kind: i.kind, path: '/' + i.rel }));
+  return items(src, opts.signal).map((i) => ({ kind: i.kind, path: '/' + shown(i.rel) }));
 }
 
 function typeOf(st: Stats): EntryType | null {
@@ -222,33 +233,41 @@ function typeOf(st: Stats): EntryType | null {
 }
 
 /** Tar entries for one path of a tree; `links` maps dev:ino to the first name of a multiply-linked file. */
-function* entry(abs: string, rel: string, links: Map<string, string>): Generator<Buffer> {
-  const st = lstatSync(abs);
+function* entry(abs: string, rel: string, links: Map<string, string>, onlyCapability = false): Generator<Buffer> {
+  // A name readdir gives that lstat cannot find: overlayfs lists a whiteout of a path
+  // that never existed when its directory is in one layer only. Skipped, as Docker's
+  // archiver skips what it cannot stat.
+  const st = lstatSync(P(abs), { throwIfNoEntry: false });
+  if (!st) return;
   const type = typeOf(st);
   if (!type) return;
   const h: WriterHeader = {
     name: rel, type, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid,
     mtime: Math.floor(st.mtimeMs / 1000), size: 0,
   };
-  if (type === 'symlink') h.linkname = readlinkSync(abs);
+  if (type === 'symlink') h.linkname = readlinkSync(P(abs), { encoding: 'latin1' });
   if (type === 'char' || type === 'block') {
     const d = BigInt(st.rdev);
     h.devmajor = Number(((d >> 8n) & 0xfffn) | ((d >> 32n) & ~0xfffn));
     h.devminor = Number((d & 0xffn) | ((d >> 12n) & ~0xffn));
   }
-  if (type === 'file' && st.nlink > 1) {
+  const xa = xattrMap(abs);
+  if (onlyCapability) for (const k of [...xa.keys()]) if (k !== 'security.capability') xa.delete(k);
+  if (xa.size) h.xattrs = Object.fromEntries(xa);
+  if (type !== 'dir' && st.nlink > 1) {
     const key = st.dev + ':' + st.ino;
     const first = links.get(key);
-    if (first !== undefined) { yield encodeHeader({ ...h, type: 'hardlink', linkname: first }); return; }
+    if (first !== undefined) {
+      yield encodeHeader({ ...h, type: 'hardlink', linkname: first, size: 0, devmajor: 0, devminor: 0 }, true);
+      return;
+    }
     links.set(key, rel);
   }
-  const xa = xattrMap(abs);
-  if (xa.size) h.xattrs = Object.fromEntries(xa);
-  if (type !== 'file') { yield encodeHeader(h); return; }
-  const fd = openSync(abs, constants.O_RDONLY | constants.O_NOFOLLOW);
+  if (type !== 'file') { yield encodeHeader(h, true); return; }
+  const fd = openSync(P(abs), constants.O_RDONLY | constants.O_NOFOLLOW);
   try {
     h.size = st.size;
-    yield encodeHeader(h);
+    yield encodeHeader(h, true);
     let left = st.size;
     while (left > 0) {
       const buf = Buffer.allocUnsafe(Math.min(1 << 20, left));
@@ -274,29 +293,34 @@ export async function* exportChanges(src: ChangeSource, opts: { signal?: AbortSi
       const i = it.rel.lastIndexOf('/');
       const parent = i < 0 ? '' : it.rel.slice(0, i);
       if (opaque.some((o) => parent === o || parent.startsWith(o + '/'))) continue; // hidden by the opaque marker already
-      yield encodeHeader({ name: join(parent, '.wh.' + it.rel.slice(i + 1)), type: 'file', mode: 0o644, size: 0, mtime: 0 });
+      yield encodeHeader({ name: join(parent, '.wh.' + it.rel.slice(i + 1)), type: 'file', mode: 0o644, size: 0, mtime: 0 }, true);
       continue;
     }
-    yield* entry(src.dir + '/' + it.rel, it.rel, links);
+    yield* entry(B(src.dir) + '/' + it.rel, it.rel, links);
     if (it.opaque) {
       opaque.push(it.rel);
-      yield encodeHeader({ name: it.rel + '/.wh..wh..opq', type: 'file', mode: 0o644, size: 0, mtime: 0 });
+      yield encodeHeader({ name: it.rel + '/.wh..wh..opq', type: 'file', mode: 0o644, size: 0, mtime: 0 }, true);
     }
   }
   yield END_OF_ARCHIVE;
 }
 
-/** A tar of the whole tree under dir (no whiteout translation). */
+/**
+ * A tar of the whole tree under dir (no whiteout translation): `export`. As Docker's
+ * export, the only xattr it carries is security.capability (moby's archiver reads
+ * just that one); layers made by commit and build keep every xattr.
+ */
 export async function* exportTree(dir: string, opts: { signal?: AbortSignal } = {}): AsyncGenerator<Buffer> {
   const links = new Map<string, string>();
+  dir = B(dir);
   function* walk(rel: string): Generator<Buffer> {
     check(opts.signal);
     for (const name of names(rel ? dir + '/' + rel : dir).sort()) {
       const p = join(rel, name);
       const abs = dir + '/' + p;
       failpoint('export:entry');
-      yield* entry(abs, p, links);
-      if (lstatSync(abs).isDirectory()) yield* walk(p);
+      yield* entry(abs, p, links, true);
+      if (lstatSync(P(abs), { throwIfNoEntry: false })?.isDirectory()) yield* walk(p);
     }
   }
   yield* walk('');

@@ -14,16 +14,31 @@
 //   indexTarFile  random access into a tar on disk (docker-archive).
 //
 // Formats read: v7, ustar (with prefix), star (131-byte prefix), GNU (long names
-// 'L', long links 'K', base-256 numbers), PAX ('x' per entry, 'g' global, POSIX
-// semantics: an empty value removes the keyword). Header-only types (links, dirs,
+// 'L', long links 'K', base-256 numbers), PAX ('x' per entry; an empty value
+// removes the keyword). PAX global headers ('g') are read and change nothing: Go's
+// archive/tar hands them out as entries of their own and Docker ignores them, so a
+// global uid, mtime or path changes nothing in a Docker layer (checked against a
+// real Docker: no record applies, no directory is made for the header's name, and
+// 'x' records just before a 'g' are spent on it). Header-only types (links, dirs,
 // devices, FIFOs) carry no payload whatever their size field says, as in Go's
 // archive/tar, which produced most layers and Docker's tar-split.
-// Unsupported on purpose: GNU sparse files ('S', GNU.sparse.*), multi-volume
-// ('M'), volume labels ('V'), and unknown entry types.
+// Sparse files: old GNU ('S', with extension blocks), PAX 0.0 (GNU.sparse.offset/
+// numbytes pairs), 0.1 (GNU.sparse.map) and 1.0 (the map at the start of the
+// payload) are read as 'file' entries with a `sparse` map; the payload events
+// carry only the stored data, in map order, and the handler places it. Unsupported
+// on purpose: multi-volume ('M'), volume labels ('V'), and unknown entry types.
+//
+// Names: with `binaryNames`, entry names and link targets are "byte strings"
+// (latin1: one char per byte, so any byte sequence survives, valid UTF-8 or not);
+// the layer code (apply, tar-split, changes) works on those and hands the fs
+// Buffer paths. Without it names are decoded as UTF-8 (archive members, JSON).
 import { open } from 'node:fs/promises';
 import { invalidArgument } from '../errors.js';
 
 export type EntryType = 'file' | 'dir' | 'symlink' | 'hardlink' | 'char' | 'block' | 'fifo';
+
+/** Where the data of a sparse file lies: [offset, length] pairs, and the file's real size. */
+export interface SparseMap { realSize: number; segments: Array<[number, number]> }
 
 export interface TarHeader {
   name: string;
@@ -35,6 +50,8 @@ export interface TarHeader {
   linkname: string;
   devmajor: number; devminor: number;
   xattrs: Record<string, Buffer>;
+  /** A sparse file: `size` is the stored data (the payload), sparse.realSize the file's size. */
+  sparse?: SparseMap;
 }
 
 export interface TarEntry { header: TarHeader; body: AsyncIterable<Buffer> }
@@ -42,6 +59,8 @@ export interface TarEntry { header: TarHeader; body: AsyncIterable<Buffer> }
 export interface TarParserOptions {
   /** Largest PAX ('x'/'g') or GNU long-name payload accepted. Default 1 MiB. */
   maxPaxBytes?: number;
+  /** Names and link targets as latin1 byte strings (see the module header). */
+  binaryNames?: boolean;
 }
 
 /** Receives the parser's events, in stream order. Buffers may be slices of the pushed chunk. */
@@ -61,18 +80,18 @@ const MAX_ID = 0xffffffff;
 const DEFAULT_MAX_PAX = 1 << 20;
 const ZERO_BLOCK = Buffer.alloc(BLOCK);
 
-type State = 'header' | 'data' | 'meta' | 'pad' | 'zero1' | 'trailer';
+type State = 'header' | 'data' | 'meta' | 'pad' | 'zero1' | 'trailer' | 'sparseExt' | 'sparseMap';
 
 function bad(offset: number, what: string): Error {
   return invalidArgument(`malformed tar at byte ${offset}: ${what}`);
 }
 
 /** NUL-terminated string field. */
-function str(b: Buffer, off: number, len: number): string {
+function str(b: Buffer, off: number, len: number, enc: 'utf8' | 'latin1' = 'utf8'): string {
   let end = off;
   const max = off + len;
   while (end < max && b[end] !== 0) end++;
-  return b.toString('utf8', off, end);
+  return b.toString(enc, off, end);
 }
 
 /** A numeric header field: octal text, or base-256 when the high bit of the first byte is set. */
@@ -149,7 +168,15 @@ export function parsePaxRecords(buf: Buffer, at = 0): Pax {
     const eq = rec.indexOf(0x3d);
     if (eq <= 0) throw bad(at, 'PAX record without key');
     const key = rec.toString('utf8', 0, eq);
-    out[key] = Buffer.from(rec.subarray(eq + 1, rec.length - 1));
+    const value = Buffer.from(rec.subarray(eq + 1, rec.length - 1));
+    if (key === 'GNU.sparse.offset' || key === 'GNU.sparse.numbytes') {
+      // PAX sparse 0.0 repeats these two keys, in pairs; kept in order as one map, as Go does.
+      const prev = out['GNU.sparse.map'];
+      out['GNU.sparse.map'] = prev ? Buffer.concat([prev, Buffer.from(','), value]) : value;
+      pos += len;
+      continue;
+    }
+    out[key] = value;
     pos += len;
   }
   return out;
@@ -181,14 +208,20 @@ export class TarParser {
   private metaFill = 0;
   private metaAt = 0;
   private local: Pax = Object.create(null) as Pax;
-  private global: Pax = Object.create(null) as Pax;
   private longName: string | null = null;
   private longLink: string | null = null;
   private readonly maxPax: number;
+  private readonly enc: 'utf8' | 'latin1';
+  /** A sparse entry whose map is still being read (old GNU extension blocks, PAX 1.0 map). */
+  private pending: TarHeader | null = null;
+  private pendingAt = 0;
+  private mapText = '';
+  private sparse10 = false;
   private ended = false;
 
   constructor(private readonly h: TarHandler, opts: TarParserOptions = {}) {
     this.maxPax = opts.maxPaxBytes ?? DEFAULT_MAX_PAX;
+    this.enc = opts.binaryNames ? 'latin1' : 'utf8';
   }
 
   /** True once the end-of-archive marker (or a clean end of input) was seen. */
@@ -200,7 +233,9 @@ export class TarParser {
     while (pos < n) {
       switch (this.state) {
         case 'header':
-        case 'zero1': {
+        case 'zero1':
+        case 'sparseExt':
+        case 'sparseMap': {
           if (this.blkFill === 0 && n - pos >= BLOCK) {
             const b = chunk.subarray(pos, pos + BLOCK);
             pos += BLOCK;
@@ -287,6 +322,8 @@ export class TarParser {
   private block(raw: Buffer, b: Buffer, o: number): void {
     const at = this.offset;
     this.offset += BLOCK;
+    if (this.state === 'sparseExt') return this.sparseExtBlock(raw, b, o, at);
+    if (this.state === 'sparseMap') return this.sparseMapBlock(raw, b, o, at);
     if (b.equals(ZERO_BLOCK)) {
       this.h.raw(raw);
       if (this.state === 'zero1') this.state = 'trailer';
@@ -317,8 +354,87 @@ export class TarParser {
     const hdr = this.decode(b, o, tf, size, at);
     const payload = hdr.type === 'file' ? hdr.size : 0;
     this.padAfter = (BLOCK - (payload % BLOCK)) % BLOCK;
+    if (tf === 0x53 /* S: old GNU sparse */) {
+      hdr.sparse = { realSize: num(b, o + 483, 12, 'sparse real size', at), segments: [] };
+      this.pendingAt = at;
+      this.pending = hdr;
+      if (this.sparseEntries(b, o + 386, 4, at)) { this.state = 'sparseExt'; return; }
+      return this.startSparseData(at);
+    }
+    if (hdr.sparse && hdr.sparse.segments.length === 0 && this.sparse10) {
+      // PAX sparse 1.0: the map is at the start of the payload, in whole blocks.
+      this.sparse10 = false;
+      this.pending = hdr;
+      this.pendingAt = at;
+      this.mapText = '';
+      this.remaining = payload;
+      if (payload === 0) throw bad(at, 'sparse 1.0 entry without its map');
+      this.state = 'sparseMap';
+      return;
+    }
+    if (hdr.sparse) { this.pending = hdr; this.pendingAt = at; return this.startSparseData(at); }
     this.h.header(hdr, at);
     if (payload > 0) { this.remaining = payload; this.state = 'data'; } else this.finishPayload();
+  }
+
+  /** Reads `n` old-GNU sparse entries at b[off]; returns the "is extended" flag that follows them. */
+  private sparseEntries(b: Buffer, off: number, n: number, at: number): boolean {
+    const segs = this.pending!.sparse!.segments;
+    for (let i = 0; i < n; i++) {
+      const e = off + i * 24;
+      if (b[e] === 0) break; // GNU and Go stop at an empty offset field
+      segs.push([num(b, e, 12, 'sparse offset', at), num(b, e + 12, 12, 'sparse length', at)]);
+    }
+    if (segs.length > this.maxPax / 24) throw bad(at, 'sparse map too large');
+    return b[off + n * 24] !== 0;
+  }
+
+  private sparseExtBlock(raw: Buffer, b: Buffer, o: number, at: number): void {
+    this.h.raw(raw);
+    if (!this.sparseEntries(b, o, 21, at)) this.startSparseData(this.pendingAt);
+  }
+
+  private sparseMapBlock(raw: Buffer, b: Buffer, o: number, at: number): void {
+    this.h.raw(raw);
+    if (this.remaining < BLOCK) throw bad(at, 'sparse 1.0 map runs past the entry');
+    this.remaining -= BLOCK;
+    this.mapText += b.toString('latin1', o, o + BLOCK);
+    if (this.mapText.length > this.maxPax) throw bad(at, 'sparse map too large');
+    const nums = this.mapText.split('\n');
+    nums.pop(); // the unterminated tail (padding or a number cut by the block boundary)
+    if (nums.length === 0) return;
+    if (!/^\d{1,16}$/.test(nums[0]!)) throw bad(this.pendingAt, 'malformed sparse 1.0 map');
+    const count = Number(nums[0]);
+    if (nums.length < 1 + 2 * count) {
+      if (this.remaining === 0) throw bad(this.pendingAt, 'sparse 1.0 map runs past the entry');
+      return;
+    }
+    const segs = this.pending!.sparse!.segments;
+    for (let i = 0; i < count; i++) {
+      const a = nums[1 + 2 * i]!;
+      const l = nums[2 + 2 * i]!;
+      if (!/^\d{1,16}$/.test(a) || !/^\d{1,16}$/.test(l)) throw bad(this.pendingAt, 'malformed sparse 1.0 map');
+      segs.push([Number(a), Number(l)]);
+    }
+    this.pending!.size = this.remaining;
+    this.startSparseData(this.pendingAt);
+  }
+
+  /** The sparse map is complete: checks it, hands out the header, reads the stored data. */
+  private startSparseData(at: number): void {
+    const h = this.pending!;
+    this.pending = null;
+    const sp = h.sparse!;
+    let end = 0;
+    let stored = 0;
+    for (const [off, len] of sp.segments) {
+      if (off < end || off + len > sp.realSize || !Number.isSafeInteger(off + len)) throw bad(at, 'sparse map entries overlap or lie past the real size');
+      end = off + len;
+      stored += len;
+    }
+    if (stored !== h.size) throw bad(at, `sparse map names ${stored} bytes of data, the entry stores ${h.size}`);
+    this.h.header(h, at);
+    if (h.size > 0) { this.remaining = h.size; this.state = 'data'; } else this.finishPayload();
   }
 
   private finishMeta(): void {
@@ -330,18 +446,14 @@ export class TarParser {
     if (tf === 0x4c || tf === 0x4b) {
       let end = buf.indexOf(0);
       if (end < 0) end = buf.length;
-      const s = buf.toString('utf8', 0, end);
+      const s = buf.toString(this.enc, 0, end);
       if (tf === 0x4c) this.longName = s; else this.longLink = s;
       return;
     }
     const recs = parsePaxRecords(buf, at);
-    for (const k of Object.keys(recs)) {
-      if (k.startsWith('GNU.sparse.')) throw bad(at, 'GNU sparse files are not supported');
-    }
     if (tf === 0x67) {
-      for (const [k, v] of Object.entries(recs)) {
-        if (v.length === 0) delete this.global[k]; else this.global[k] = v;
-      }
+      // Not applied (see the module header); local records before it were spent on it.
+      this.local = Object.create(null) as Pax;
     } else {
       for (const [k, v] of Object.entries(recs)) this.local[k] = v;
     }
@@ -349,17 +461,17 @@ export class TarParser {
 
   private decode(b: Buffer, o: number, tf: number, rawSize: number, at: number): TarHeader {
     let type: EntryType | undefined = TYPES[tf];
-    let name = str(b, o, 100);
+    let name = str(b, o, 100, this.enc);
     const magic = b.toString('latin1', o + 257, o + 263);
     if (magic === 'ustar\0') {
       const star = b.toString('latin1', o + 508, o + 512) === 'tar\0';
-      const prefix = str(b, o + 345, star ? 131 : 155);
+      const prefix = str(b, o + 345, star ? 131 : 155, this.enc);
       if (prefix) name = prefix + '/' + name;
     }
     if (tf === 0) type = name.endsWith('/') ? 'dir' : 'file';
+    if (tf === 0x53 /* S: old GNU sparse */) type = 'file';
     if (type === undefined) {
       const c = String.fromCharCode(tf);
-      if (tf === 0x53 /* S */) throw bad(at, 'GNU sparse files are not supported');
       throw bad(at, `unsupported entry type '${c}'`);
     }
     const h: TarHeader = {
@@ -371,7 +483,7 @@ export class TarParser {
       uname: '', gname: '',
       size: rawSize,
       mtime: num(b, o + 136, 12, 'mtime', at, true),
-      linkname: str(b, o + 157, 100),
+      linkname: str(b, o + 157, 100, this.enc),
       devmajor: 0, devminor: 0,
       xattrs: {},
     };
@@ -383,12 +495,20 @@ export class TarParser {
     }
     if (this.longName !== null) { h.name = this.longName; this.longName = null; }
     if (this.longLink !== null) { h.linkname = this.longLink; this.longLink = null; }
-    const recs: Pax = Object.keys(this.global).length ? { ...this.global, ...this.local } : this.local;
+    const recs: Pax = this.local;
+    let sparseMajor = '';
+    let sparseMap: string | null = null;
+    let sparseSize = -1;
+    let sparseName: string | null = null;
     for (const [k, v] of Object.entries(recs)) {
       if (v.length === 0) continue; // an empty value removes the keyword
       switch (k) {
-        case 'path': h.name = v.toString('utf8'); if (v.includes(0)) throw bad(at, 'NUL in PAX path'); break;
-        case 'linkpath': h.linkname = v.toString('utf8'); if (v.includes(0)) throw bad(at, 'NUL in PAX linkpath'); break;
+        case 'path': h.name = v.toString(this.enc); if (v.includes(0)) throw bad(at, 'NUL in PAX path'); break;
+        case 'linkpath': h.linkname = v.toString(this.enc); if (v.includes(0)) throw bad(at, 'NUL in PAX linkpath'); break;
+        case 'GNU.sparse.major': sparseMajor = v.toString('latin1'); break;
+        case 'GNU.sparse.map': sparseMap = v.toString('latin1'); break;
+        case 'GNU.sparse.name': sparseName = v.toString(this.enc); if (v.includes(0)) throw bad(at, 'NUL in PAX path'); break;
+        case 'GNU.sparse.size': case 'GNU.sparse.realsize': sparseSize = paxInt(v, k, at, Number.MAX_SAFE_INTEGER); break;
         case 'size': h.size = paxInt(v, k, at, Number.MAX_SAFE_INTEGER); break;
         case 'uid': h.uid = paxInt(v, k, at, MAX_ID); break;
         case 'gid': h.gid = paxInt(v, k, at, MAX_ID); break;
@@ -405,6 +525,18 @@ export class TarParser {
       }
     }
     this.local = Object.create(null) as Pax;
+    if (sparseName !== null) h.name = sparseName;
+    if (type === 'file' && tf !== 0x53 && (sparseMajor !== '' || sparseMap !== null)) {
+      if (sparseSize < 0) throw bad(at, 'sparse entry without its real size');
+      const segments: Array<[number, number]> = [];
+      if (sparseMajor === '1') this.sparse10 = true;
+      else {
+        const parts = (sparseMap ?? '').split(',').filter((x) => x !== '');
+        if (parts.length % 2 !== 0 || parts.some((x) => !/^\d{1,16}$/.test(x))) throw bad(at, 'malformed sparse map');
+        for (let i = 0; i < parts.length; i += 2) segments.push([Number(parts[i]), Number(parts[i + 1])]);
+      }
+      h.sparse = { realSize: sparseSize, segments };
+    }
     if (h.uid > MAX_ID || h.gid > MAX_ID) throw bad(at, 'uid/gid out of range');
     if (h.devmajor > MAX_ID || h.devminor > MAX_ID) throw bad(at, 'device number out of range');
     if (h.type !== 'file') h.size = 0;

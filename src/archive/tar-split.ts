@@ -98,10 +98,10 @@ export class TarSplitWriter {
     if (this.pendingRawLen >= FRAME_TARGET) this.flushRaw();
   }
 
-  /** A payload kept as the file root/path; returns the reference number. */
+  /** A payload kept as the file root/path (a byte string, see tar-reader.ts); returns the reference number. */
   ref(path: string, size: number): number {
     this.flushRaw();
-    const p = Buffer.from(path, 'utf8');
+    const p = Buffer.from(path, 'latin1');
     const h = Buffer.allocUnsafe(11);
     h[0] = 0x02;
     h.writeDoubleLE(size, 1);
@@ -112,9 +112,9 @@ export class TarSplitWriter {
     return this.refs++;
   }
 
-  /** Copies reference `id`'s payload from the file at `abs` before that file goes away. */
+  /** Copies reference `id`'s payload from the file at `abs` (a byte string) before that file goes away. */
   inline(id: number, abs: string, size: number): void {
-    const fd = openSync(abs, constants.O_RDONLY | constants.O_NOFOLLOW);
+    const fd = openSync(Buffer.from(abs, 'latin1'), constants.O_RDONLY | constants.O_NOFOLLOW);
     try {
       const buf = Buffer.allocUnsafe(Math.min(READ_CHUNK, Math.max(size, 1)));
       let left = size;
@@ -200,14 +200,14 @@ export async function* assembleLayer(tarSplitPath: string, root: string, opts: {
         } else if (t === 0x02) {
           const want = b.readDoubleLE(p + 1);
           const plen = b.readUInt16LE(p + 9);
-          const rel = b.toString('utf8', p + 11, p + 11 + plen);
+          const rel = b.subarray(p + 11, p + 11 + plen);
           p += 11 + plen;
           const id = refNo++;
           const inl = blobs.get(id);
           if (inl) {
             let got = 0;
             for (const f of inl) { const c = inflate(f); got += c.length; yield c; }
-            if (got !== want) throw internal(`tar-split: kept payload of ${rel} has ${got} bytes, expected ${want}`);
+            if (got !== want) throw internal(`tar-split: kept payload of ${rel.toString()} has ${got} bytes, expected ${want}`);
           } else {
             yield* readRef(root, rel, want, opts.signal);
           }
@@ -219,10 +219,12 @@ export async function* assembleLayer(tarSplitPath: string, root: string, opts: {
   }
 }
 
-async function* readRef(root: string, rel: string, want: number, signal?: AbortSignal): AsyncGenerator<Buffer> {
+async function* readRef(root: string, relBytes: Buffer, want: number, signal?: AbortSignal): AsyncGenerator<Buffer> {
   let fd: number;
+  // The path is bytes (names need not be UTF-8); `rel` is only for messages.
+  const rel = relBytes.toString();
   try {
-    fd = openSync(root + '/' + rel, constants.O_RDONLY | constants.O_NOFOLLOW);
+    fd = openSync(Buffer.concat([Buffer.from(root + '/'), relBytes]), constants.O_RDONLY | constants.O_NOFOLLOW);
   } catch (e) {
     throw internal(`layer file /${rel} is missing or unreadable; the layer no longer matches its tar-split`, { cause: e });
   }

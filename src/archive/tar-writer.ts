@@ -1,7 +1,9 @@
 // tar-writer.ts: writes ustar entries, preceded by a PAX extended header when a
 // field does not fit ustar (long or non-ASCII names, ids above 2097151, sizes of
 // 8 GiB and more, long user/group names) or when the entry carries xattrs
-// (SCHILY.xattr.*, the form Docker and GNU tar use). Device numbers too large for
+// (SCHILY.xattr.*, the form Docker and GNU tar use). With `binary`, name and
+// linkname are byte strings (latin1, see tar-reader.ts) and are written byte for
+// byte, valid UTF-8 or not. Device numbers too large for
 // octal use GNU base-256. mtime is written in whole seconds.
 import type { EntryType, TarHeader } from './tar-reader.js';
 import { BLOCK } from './tar-reader.js';
@@ -39,8 +41,8 @@ function writeNumeric(b: Buffer, off: number, len: number, v: number): void {
   if (v >= 0) b[off] = 0x80;
 }
 
-function paxRecord(key: string, value: Buffer | string): Buffer {
-  const v = typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
+function paxRecord(key: string, value: Buffer | string, enc: 'utf8' | 'latin1' = 'utf8'): Buffer {
+  const v = typeof value === 'string' ? Buffer.from(value, enc) : value;
   const body = Buffer.byteLength(key) + v.length + 3; // ' ' '=' '\n'
   let len = body + String(body).length;
   if (String(len).length !== String(body).length) len = body + String(len).length;
@@ -96,7 +98,8 @@ function padding(n: number): Buffer {
  * The header bytes of one entry (a PAX header first when needed). The payload and
  * its padding (`paddingFor(size)`) follow. Directory names get a trailing slash.
  */
-export function encodeHeader(h: WriterHeader): Buffer {
+export function encodeHeader(h: WriterHeader, binary = false): Buffer {
+  const enc = binary ? 'latin1' : 'utf8';
   if (h.name.includes('\0') || (h.linkname ?? '').includes('\0')) throw invalidArgument(`tar entry ${JSON.stringify(h.name)}: NUL in name`);
   let name = h.name;
   if (h.type === 'dir' && !name.endsWith('/')) name += '/';
@@ -111,9 +114,9 @@ export function encodeHeader(h: WriterHeader): Buffer {
   let prefix = '';
   const split = isAscii(name) ? splitUstar(name) : null;
   if (split) [prefix, ustarName] = split;
-  else { recs.push(paxRecord('path', name)); ustarName = asciiStub(name, 100); }
+  else { recs.push(paxRecord('path', name, enc)); ustarName = asciiStub(name, 100); }
   let ustarLink = linkname;
-  if (Buffer.byteLength(linkname) > 100 || !isAscii(linkname)) { recs.push(paxRecord('linkpath', linkname)); ustarLink = asciiStub(linkname, 100); }
+  if (Buffer.byteLength(linkname, enc) > 100 || !isAscii(linkname)) { recs.push(paxRecord('linkpath', linkname, enc)); ustarLink = asciiStub(linkname, 100); }
   const ids = { uid, gid, uname, gname };
   if (uid > MAX_OCTAL_7) { recs.push(paxRecord('uid', String(uid))); ids.uid = 0; }
   if (gid > MAX_OCTAL_7) { recs.push(paxRecord('gid', String(gid))); ids.gid = 0; }

@@ -31,6 +31,8 @@ import { planCopy } from './copy.js';
 import { BuildCache } from './cache.js';
 import { ImageView, runCommand } from './exec.js';
 import { failpoint } from '../util/failpoint.js';
+import { dockerRunConfig, stepContainerId, withContainerFields, EMPTY_LAYER_DIFF_ID } from '../images/run-config.js';
+import { goQuoteList, healthcheckText } from './history-text.js';
 
 export type BuildEvent =
   | { type: 'step'; step: number; total: number; text: string; stage: number }
@@ -342,12 +344,22 @@ export class Builder {
       const c = this.cloneConfig(state);
       const cfg = c.config!;
       const created = new Date().toISOString();
-      const nop = (s: string) => `/bin/sh -c #(nop) ${s}`;
+      // What container_config.Cmd records for the step; history's created_by is it
+      // joined with spaces. Docker's forms: the current shell, then "#(nop) " and the
+      // text as one more word (metadata steps: two spaces in history) or as one word
+      // with it (WORKDIR, COPY, ADD: one space).
+      let stepCmd: string[] | undefined;
+      let stepContainer: string | undefined;
+      const nop = (s: string): string => {
+        const shell = cfg.Shell ?? DEFAULT_SHELL;
+        stepCmd = s.startsWith(' ') ? [...shell, '#(nop) ', s.slice(1)] : [...shell, `#(nop) ${s}`];
+        return stepCmd.join(' ');
+      };
       let createdBy = nop(`${k} ${ins.text}`);
       let top = state.top;
       let newLayer: LayerRecord | undefined;
       switch (k) {
-        case 'ARG': createdBy = nop(`ARG ${ins.rest}`); break;
+        case 'ARG': createdBy = nop(` ARG ${ins.rest}`); break;
         case 'ENV': {
           let env = [...(cfg.Env ?? [])];
           const parts: string[] = [];
@@ -380,7 +392,8 @@ export class Builder {
         case 'EXPOSE': {
           const ports = { ...(cfg.ExposedPorts ?? {}) };
           const list: string[] = [];
-          for (const p of this.expandList(ins, ins.rest, lookup)) {
+          const words = this.expandList(ins, ins.rest, lookup);
+          for (const p of words) {
             const m = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/i.exec(p);
             if (!m) throw lineError(ins.line, `invalid containerPort: ${p}`);
             const lo = Number(m[1]);
@@ -389,7 +402,7 @@ export class Builder {
             for (let n = lo; n <= hi; n++) { ports[`${n}/${(m[3] ?? 'tcp').toLowerCase()}`] = {}; list.push(`${n}/${(m[3] ?? 'tcp').toLowerCase()}`); }
           }
           cfg.ExposedPorts = ports;
-          createdBy = nop(` EXPOSE ${list.join(' ')}`);
+          createdBy = nop(` EXPOSE ${[...words].sort().join(' ')}`);
           break;
         }
         case 'VOLUME': {
@@ -414,14 +427,30 @@ export class Builder {
           try { exists = lstatSync(resolveInRoot(view.root, path)).isDirectory(); } catch { exists = false; }
           this.closeView(view);
           if (!exists) {
+            // As Docker's layer for it: the folders made (0755, root) and the existing
+            // parents they changed (their own metadata); mtime 0 where Docker has the
+            // time of the step, so the layer is reproducible (docs/archive-fidelity.md).
             const { PassThrough } = await import('node:stream');
             const { TarWriter } = await import('../archive/tar-writer.js');
+            const parts = path.split('/').filter(Boolean);
+            const view2 = this.view(state.top);
+            const dirs: Array<{ name: string; mode: number; uid: number; gid: number }> = [];
+            try {
+              for (let i = 1; i <= parts.length; i++) {
+                const name = parts.slice(0, i).join('/');
+                let st;
+                try { st = lstatSync(resolveInRoot(view2.root, '/' + name)); } catch { st = undefined; }
+                dirs.push(st?.isDirectory() ? { name, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid } : { name, mode: 0o755, uid: 0, gid: 0 });
+              }
+            } finally {
+              this.closeView(view2);
+            }
+            const mtime = 0;
             newLayer = (await this.engine.layers.add(top, () => {
               const pt = new PassThrough();
               void (async () => {
                 const w2 = new TarWriter(pt);
-                const parts = path.split('/').filter(Boolean);
-                for (let i = 1; i <= parts.length; i++) await w2.add({ name: parts.slice(0, i).join('/'), type: 'dir', mode: 0o755, uid: 0, gid: 0, mtime: 0 });
+                for (const d of dirs) await w2.add({ ...d, type: 'dir', mtime });
                 await w2.finish();
                 pt.end();
               })().catch((e: unknown) => pt.destroy(e as Error));
@@ -430,15 +459,15 @@ export class Builder {
           }
           break;
         }
-        case 'CMD': cfg.Cmd = ins.json ?? [...(cfg.Shell ?? DEFAULT_SHELL), ins.rest]; scope.cmdSet = true; createdBy = nop(` CMD ${JSON.stringify(cfg.Cmd)}`); break;
+        case 'CMD': cfg.Cmd = ins.json ?? [...(cfg.Shell ?? DEFAULT_SHELL), ins.rest]; scope.cmdSet = true; createdBy = nop(` CMD ${goQuoteList(cfg.Cmd)}`); break;
         case 'ENTRYPOINT':
           cfg.Entrypoint = ins.json ?? [...(cfg.Shell ?? DEFAULT_SHELL), ins.rest];
           if (!scope.cmdSet) cfg.Cmd = null;
-          createdBy = nop(` ENTRYPOINT ${JSON.stringify(cfg.Entrypoint)}`);
+          createdBy = nop(` ENTRYPOINT ${goQuoteList(cfg.Entrypoint)}`);
           break;
-        case 'SHELL': cfg.Shell = ins.json!; createdBy = nop(`SHELL ${JSON.stringify(cfg.Shell)}`); break;
+        case 'SHELL': cfg.Shell = ins.json!; createdBy = nop(` SHELL [${cfg.Shell.join(' ')}]`); break;
         case 'ONBUILD': cfg.OnBuild = [...(cfg.OnBuild ?? []), ins.rest]; createdBy = nop(` ONBUILD ${ins.rest}`); break;
-        case 'HEALTHCHECK': cfg.Healthcheck = this.healthcheck(ins); createdBy = nop(` HEALTHCHECK ${ins.text}`); break;
+        case 'HEALTHCHECK': cfg.Healthcheck = this.healthcheck(ins); createdBy = nop(` ${healthcheckText(cfg.Healthcheck!)}`); break;
         case 'RUN': {
           let argv: string[];
           if (ins.json) argv = ins.json;
@@ -461,12 +490,15 @@ export class Builder {
           });
           this.emit({ type: 'removed', containerId: r.containerId });
           if (r.exitCode !== 0) throw new RunFailedError(argv.join(' '), r.exitCode, r.tail);
-          newLayer = r.layer!;
+          // A command that changed nothing adds no layer (Docker: an empty diff is an empty_layer).
+          if (r.layer!.diffId !== EMPTY_LAYER_DIFF_ID) newLayer = r.layer!;
+          stepCmd = [...(args.length ? [`|${args.length}`, ...args] : []), ...argv];
+          stepContainer = r.containerId;
           break;
         }
         case 'COPY': case 'ADD': {
           newLayer = (await this.engine.layers.add(top, () => copy!.tar(), this.o.signal ? { signal: this.o.signal } : {})).layer;
-          createdBy = nop(`${k} ${copy!.what}:${copy!.checksum.slice(7)} in ${copy!.dest} `);
+          createdBy = nop(`${k} ${copy!.historyPrefix}${await copy!.historyHash()} in ${copy!.rawDest} `);
           break;
         }
         default: throw lineError(ins.line, `unknown instruction: ${k}`);
@@ -478,6 +510,13 @@ export class Builder {
       } else hist.empty_layer = true;
       c.history = [...(c.history ?? []), hist];
       c.created = created;
+      // Docker's shape for the step's image: every runtime config key, Image = the
+      // image the step ran on, the step's container and what it ran.
+      const container = stepContainer && /^[0-9a-f]{64}$/.test(stepContainer) ? stepContainer : stepContainerId();
+      const runConfig = dockerRunConfig({ ...cfg, Image: state.id }, state.id);
+      const shaped = withContainerFields(c, runConfig, container, { ...runConfig, Cmd: stepCmd ?? createdBy.split(' ') });
+      for (const key of Object.keys(c)) delete (c as Record<string, unknown>)[key];
+      Object.assign(c, shaped);
       const next = stateOf(c, top);
       this.cache.put(key, next.bytes, top);
       failpoint('build:step');
@@ -570,7 +609,9 @@ export class Builder {
         ...(chown ? { chown } : {}), ...(chmod !== undefined ? { chmod } : {}), heredocs,
       });
       const what = sources.length > 1 ? 'multi' : /\/$|^\.$/.test(sources[0]!) ? 'dir' : 'file';
-      return { ...plan, dest: destAbs, what };
+      // History names the destination as written, and --chown glued to the digest (Docker's spelling).
+      const historyPrefix = typeof ins.flags.chown === 'string' ? `--chown=${this.expand(ins, ins.flags.chown, lookup)}` : '';
+      return { ...plan, dest: destAbs, rawDest, historyPrefix, what };
     } finally {
       this.closeView(view);
       if (fromView && !ins.heredocs.length) { /* kept open until the tar is written: closed with the build */ }

@@ -18,6 +18,7 @@ import { decompress, detectCompression } from '../archive/compression.js';
 import { invalidArgument, notFound, errnoCode } from '../errors.js';
 import { hasGlob, type SourceRoot, type SumCache } from './context.js';
 import { resolveInRoot } from '../runtime/spec.js';
+import { copyHash, sourceHash } from './source-hash.js';
 
 export interface CopyInput {
   kind: 'COPY' | 'ADD';
@@ -42,6 +43,12 @@ interface Out {
 export interface CopyPlan {
   /** sha256:<hex> over every entry's name, metadata and content checksum. */
   checksum: string;
+  /**
+   * The "file:<hex>" / "dir:<hex>" / "multi:<hex>" digest Docker writes into history
+   * (source-hash.ts); computed on demand (a cache hit never needs it). Sources that
+   * are not in the build context (heredocs, --from) hash their content instead.
+   */
+  historyHash(): Promise<string>;
   /** Number of files, folders and links the layer holds (parents included). */
   entries: number;
   tar(): AsyncIterable<Buffer>;
@@ -155,7 +162,10 @@ export async function planCopy(c: CopyInput): Promise<CopyPlan> {
   }
   c.sums.flush();
 
-  // 3. Parent folders: the image's own (kept as they are) or new ones (0755).
+  // 3. Parent folders: the image's own (kept as they are) or new ones (0755, mtime 0).
+  // Docker gives both the time of the step; stowage keeps COPY layers reproducible
+  // (the same sources give the same layer, stored once), a deliberate deviation
+  // (docs/archive-fidelity.md).
   const parents = new Set<string>();
   const addParents = (p: string) => {
     for (let d = posix.dirname('/' + p); d !== '/' && d !== '.'; d = posix.dirname(d)) parents.add(d);
@@ -172,8 +182,17 @@ export async function planCopy(c: CopyInput): Promise<CopyPlan> {
   digest.update(`chown ${c.chown ? `${owner.uid}:${owner.gid}` : '-'} chmod ${c.chmod?.toString(8) ?? '-'}\n`);
 
   const sorted = [...out.values()].sort((a, b) => (a.header.name < b.header.name ? -1 : a.header.name > b.header.name ? 1 : 0));
+  const historyHash = async (): Promise<string> => {
+    const hashes: string[] = [];
+    for (const it of items) {
+      if (it.kind === 'heredoc') hashes.push('file:' + createHash('sha256').update(it.content).digest('hex'));
+      else hashes.push(await sourceHash(it.abs, it.rel, (r) => c.src.isIgnored(r)));
+    }
+    return copyHash(hashes);
+  };
   return {
     checksum: `sha256:${digest.digest('hex')}`,
+    historyHash,
     entries: sorted.length,
     tar: () => tarStream(sorted, archives, c.chown),
   };

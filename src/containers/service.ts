@@ -21,6 +21,7 @@ import { planMounts, attachVolumes, ociMounts, releaseMounts, removeAnonymousVol
 import { resolveInRoot } from '../runtime/spec.js';
 import { parseContainerMounts, parseVolumesFrom } from '../mounts/index.js';
 import { changes, exportChanges, exportTree, type Change } from '../archive/changes.js';
+import { dockerRunConfig, withContainerFields, EMPTY_LAYER_DIFF_ID } from '../images/run-config.js';
 import { parseImageConfig, type ImageConfig } from '../images/config.js';
 import { applyChanges } from '../images/changes.js';
 import { parseReference, referenceString } from '../images/reference.js';
@@ -350,23 +351,31 @@ export class ContainerService {
       const { layer } = await this.engine.layers.add(top, () => exportChanges(this.engine.driver.changeSource(c.LayerId)));
       failpoint('commit:layer');
       const created = new Date().toISOString();
-      const { Hostname: _h, Domainname: _d, AttachStdin: _a, AttachStdout: _b, AttachStderr: _e, Tty: _t, OpenStdin: _o, StdinOnce: _s, Image: _i, ...runConfig } = c.Config;
-      const newConfig = applyChanges({ ...runConfig, Cmd: c.Config.Cmd ?? null, Entrypoint: c.Config.Entrypoint ?? null }, o.changes ?? []);
-      const config: ImageConfig = {
+      // As Docker commits: the container's whole config (hostname, attach flags,
+      // Image as the user named it …) with the --change lines applied; the container's
+      // own config as container_config. A container that changed nothing adds no layer.
+      const containerConfig = dockerRunConfig(c.Config, c.Config.Image);
+      const newConfig = dockerRunConfig(applyChanges({ ...containerConfig }, o.changes ?? []), c.Config.Image);
+      const empty = layer.diffId === EMPTY_LAYER_DIFF_ID;
+      const base: ImageConfig = {
         ...parentCfg,
         created,
-        container: c.Id,
-        config: newConfig,
-        rootfs: { type: 'layers', diff_ids: [...parentCfg.rootfs.diff_ids, layer.diffId!] },
+        rootfs: { type: 'layers', diff_ids: empty ? parentCfg.rootfs.diff_ids : [...parentCfg.rootfs.diff_ids, layer.diffId!] },
         history: [...(parentCfg.history ?? []), {
-          created, created_by: [c.Path, ...c.Args].join(' '),
-          ...(o.author ? { author: o.author } : {}), ...(o.message ? { comment: o.message } : {}),
+          created,
+          ...(o.author ? { author: o.author } : {}),
+          created_by: [c.Path, ...c.Args].join(' '),
+          ...(o.message ? { comment: o.message } : {}),
+          ...(empty ? { empty_layer: true } : {}),
         }],
       };
-      if (o.author) config.author = o.author;
-      if (o.message !== undefined) config.comment = o.message;
+      delete base.author;
+      delete base.comment;
+      if (o.author) base.author = o.author;
+      if (o.message) base.comment = o.message;
+      const config = withContainerFields(base, newConfig, c.Id, containerConfig);
       const { recordImage } = await import('../images/load.js');
-      const imageId = recordImage(this.engine, Buffer.from(JSON.stringify(config)), layer, tag ? [tag] : [], []);
+      const imageId = recordImage(this.engine, Buffer.from(JSON.stringify(config)), empty ? top : layer, tag ? [tag] : [], []);
       containerEvent(this.engine, c, 'commit', { comment: o.message ?? '' });
       return imageId;
     } finally {

@@ -61,7 +61,7 @@ export class ImageStore {
    */
   put(configDigest: string, top: LayerRecord | null): ImageRecord {
     if (!this.content.has(configDigest)) throw internal(`config ${configDigest} must be in the content store before the image is recorded`);
-    const size = top ? this.layers.chain(top.id).reduce((s, l) => s + l.size, 0) : 0;
+    const size = top ? this.layers.chain(top.id).reduce((s, l) => s + l.diffSize, 0) : 0;
     this.db.prepare(`INSERT INTO images (driver, id, top_layer, size, created_at) VALUES (?, ?, ?, ?, ?)
       ON CONFLICT(driver, id) DO NOTHING`).run(this.driver, configDigest, top?.id ?? null, size, Date.now());
     return this.get(configDigest)!;

@@ -16,6 +16,11 @@ import { ownerToken } from '../store/owner.js';
 import { sha256 } from '../content/store.js';
 import { bytesEvent, throttle, type OnProgress } from '../registry/progress.js';
 import { failpoint } from '../util/failpoint.js';
+import { createReadStream, createWriteStream, rmSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
+import { decompress, detectCompression } from '../archive/compression.js';
 
 export interface ImportOptions {
   reference?: string;
@@ -100,8 +105,44 @@ async function* counted(src: AsyncIterable<Buffer>, id: string, total: number, o
   onProgress(bytesEvent('Loading layer', id, n, total));
 }
 
+/**
+ * `docker load` takes a whole archive compressed with gzip, bzip2, xz or zstd
+ * (moby's DecompressStream sniffs it). An archive is read by offset, so a compressed
+ * one is first decompressed into staging (removed when the load ends; a crash leaves
+ * it to the staging sweep). Returns the path to read and whether it is staged.
+ */
+async function plainArchive(engine: Engine, path: string, signal?: AbortSignal): Promise<{ path: string; staged: boolean }> {
+  const fh = await open(path, 'r');
+  let head: Buffer;
+  try {
+    const b = Buffer.alloc(8);
+    const { bytesRead } = await fh.read(b, 0, 8, 0);
+    head = b.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
+  }
+  if (detectCompression(head) === 'none') return { path, staged: false };
+  const staged = engine.layout.tmpPath('load-plain');
+  try {
+    await pipeline(Readable.from(decompress(createReadStream(path, { highWaterMark: 1 << 20 }))), createWriteStream(staged), signal ? { signal } : {});
+  } catch (e) {
+    rmSync(staged, { force: true });
+    throw e;
+  }
+  return { path: staged, staged: true };
+}
+
 export async function loadImages(engine: Engine, archivePath: string, opts: { signal?: AbortSignal; onProgress?: OnProgress } = {}): Promise<LoadResult> {
   await engine.recover();
+  const plain = await plainArchive(engine, archivePath, opts.signal);
+  try {
+    return await loadPlain(engine, plain.path, opts);
+  } finally {
+    if (plain.staged) rmSync(plain.path, { force: true });
+  }
+}
+
+async function loadPlain(engine: Engine, archivePath: string, opts: { signal?: AbortSignal; onProgress?: OnProgress }): Promise<LoadResult> {
   const images = await openImageArchive(archivePath);
   const result: LoadResult = { images: [], messages: [] };
   try {

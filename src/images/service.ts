@@ -11,6 +11,7 @@ import { ImageFilter, parseImageFilters } from './filters.js';
 import { importImage, loadImages, type ImportOptions, type LoadResult } from './load.js';
 import { saveImages } from './save.js';
 import { imageEvent } from '../events/actors.js';
+import { dockerRunConfig } from './run-config.js';
 
 /** `docker image inspect`'s shape (API 1.41 fields that apply). */
 export interface ImageInspect {
@@ -20,6 +21,8 @@ export interface ImageInspect {
   Parent: string;
   Comment: string;
   Created: string;
+  Container: string;
+  ContainerConfig: ImageConfig['config'];
   DockerVersion: string;
   Author: string;
   Config: ImageConfig['config'] | null;
@@ -115,6 +118,9 @@ export class ImageService {
       Parent: '',
       Comment: cfg.comment ?? '',
       Created: cfg.created ?? new Date(0).toISOString(),
+      // Docker shows the zero-valued config when the image has none.
+      Container: cfg.container ?? '',
+      ContainerConfig: dockerRunConfig(cfg.container_config ?? {}, ''),
       DockerVersion: cfg.docker_version ?? '',
       Author: cfg.author ?? '',
       Config: cfg.config ?? null,
@@ -176,7 +182,7 @@ export class ImageService {
     const hist = cfg.history && cfg.history.length > 0 ? cfg.history : cfg.rootfs.diff_ids.map(() => ({} as NonNullable<ImageConfig['history']>[number]));
     for (const h of hist) {
       let size = 0;
-      if (!h.empty_layer) size = layers[li++]?.size ?? 0;
+      if (!h.empty_layer) size = layers[li++]?.diffSize ?? 0;
       items.push({
         Id: '<missing>',
         Created: h.created ? Math.floor(Date.parse(h.created) / 1000) : 0,
@@ -289,7 +295,7 @@ export class ImageService {
         deleted.push({ Deleted: img.id });
         for (const l of removed) {
           if (l.chainId) deleted.push({ Deleted: l.chainId });
-          reclaimed += l.size;
+          reclaimed += l.diffSize;
         }
       } catch (err) {
         if (findStowageError(err)?.kind !== 'Conflict') throw err; // in use by now: leave it

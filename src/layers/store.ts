@@ -27,6 +27,7 @@ import { assembleLayer } from '../archive/tar-split.js';
 import { conflict, failedPrecondition, invalidArgument, notFound, internal } from '../errors.js';
 import { chainIdOf } from './identity.js';
 import { failpoint } from '../util/failpoint.js';
+import { appliedLayerSize } from './size.js';
 
 export interface LayerRecord {
   id: string;
@@ -34,7 +35,10 @@ export interface LayerRecord {
   parent: string | null;
   chainId: string | null;
   diffId: string | null;
+  /** Bytes of the layer's uncompressed tar. */
   size: number;
+  /** The layer's size as Docker reports it (layers/size.ts): image Size, history, df. */
+  diffSize: number;
   depth: number;
   state: 'creating' | 'ready';
   owner: string | null;
@@ -44,17 +48,20 @@ export interface LayerRecord {
 interface Row {
   id: string; driver: string; parent: string | null; chain_id: string | null; diff_id: string | null;
   size: number; depth: number; state: 'creating' | 'ready'; owner: string | null; created_at: number;
+  diff_size?: number | null;
 }
 
 const toRecord = (r: Row): LayerRecord => ({
   id: r.id, driver: r.driver, parent: r.parent, chainId: r.chain_id, diffId: r.diff_id,
-  size: r.size, depth: r.depth, state: r.state, owner: r.owner, createdAt: r.created_at,
+  size: r.size, diffSize: r.diff_size ?? r.size, depth: r.depth, state: r.state, owner: r.owner, createdAt: r.created_at,
 });
 
 /** True for the row `layers` (in a query over it) when an image, child layer, container, lease or build step uses it. */
 const REFERENCED_SQL = `EXISTS (SELECT 1 FROM images WHERE top_layer = layers.id) OR EXISTS (SELECT 1 FROM layers c WHERE c.parent = layers.id)
   OR EXISTS (SELECT 1 FROM containers WHERE layer_id = layers.id) OR EXISTS (SELECT 1 FROM layer_leases WHERE layer_id = layers.id)
   OR EXISTS (SELECT 1 FROM build_cache WHERE layer_id = layers.id)`;
+/** Layer rows with their recorded Docker-style size. */
+const COLS = 'layers.*, s.diff_size FROM layers LEFT JOIN layer_sizes s ON s.layer_id = layers.id';
 
 export function newLayerId(): string {
   return randomBytes(32).toString('hex');
@@ -91,12 +98,12 @@ export class LayerStore {
   get maxImageDepth(): number { return this.driver.maxDepth - 1; }
 
   get(id: string): LayerRecord | undefined {
-    const r = this.db.prepare('SELECT * FROM layers WHERE id = ?').get(id) as Row | undefined;
+    const r = this.db.prepare(`SELECT ${COLS} WHERE id = ?`).get(id) as Row | undefined;
     return r ? toRecord(r) : undefined;
   }
 
   byChainId(chainId: string): LayerRecord | undefined {
-    const r = this.db.prepare('SELECT * FROM layers WHERE driver = ? AND chain_id = ?').get(this.driver.name, chainId) as Row | undefined;
+    const r = this.db.prepare(`SELECT ${COLS} WHERE driver = ? AND chain_id = ?`).get(this.driver.name, chainId) as Row | undefined;
     return r ? toRecord(r) : undefined;
   }
 
@@ -104,12 +111,12 @@ export class LayerStore {
   chain(id: string): LayerRecord[] {
     const rows = this.db.prepare(`
       WITH RECURSIVE c(id, n) AS (SELECT ?, 0 UNION ALL SELECT l.parent, c.n + 1 FROM layers l JOIN c ON l.id = c.id WHERE l.parent IS NOT NULL)
-      SELECT layers.* FROM c JOIN layers ON layers.id = c.id ORDER BY c.n`).all(id) as Row[];
+      SELECT layers.*, s.diff_size FROM c JOIN layers ON layers.id = c.id LEFT JOIN layer_sizes s ON s.layer_id = layers.id ORDER BY c.n`).all(id) as Row[];
     return rows.map(toRecord);
   }
 
   all(): LayerRecord[] {
-    return (this.db.prepare('SELECT * FROM layers WHERE driver = ?').all(this.driver.name) as Row[]).map(toRecord);
+    return (this.db.prepare(`SELECT ${COLS} WHERE driver = ?`).all(this.driver.name) as Row[]).map(toRecord);
   }
 
   /**
@@ -164,6 +171,8 @@ export class LayerStore {
       }
       failpoint('layer:applied');
       const chainId = claimedChain ?? chainIdOf(parent?.chainId ?? null, result.diffId);
+      // Recorded once, at apply time, so listing images never walks a layer.
+      const size = appliedLayerSize(target.whiteouts, target.root, result.contentSize);
       const existing = this.db.transaction(() => {
         if (!claimedChain) {
           const other = this.byChainId(chainId);
@@ -171,6 +180,7 @@ export class LayerStore {
         }
         this.db.prepare(`UPDATE layers SET chain_id = ?, diff_id = ?, size = ?, state = 'ready', owner = NULL WHERE id = ?`)
           .run(chainId, result.diffId, result.size, id);
+        this.db.prepare('INSERT OR REPLACE INTO layer_sizes (layer_id, diff_size) VALUES (?, ?)').run(id, size);
         this.db.prepare('INSERT OR IGNORE INTO layer_leases (owner, layer_id) VALUES (?, ?)').run(ownerToken(), id);
         return undefined;
       }).immediate();

@@ -16,6 +16,19 @@ import { findInPackage, loadAddon } from '../util/sys.js';
 // version-1 data root gets them on its next open.
 
 /**
+ * A layer's size as Docker reports it (layers/size.ts), recorded when the layer is
+ * applied; layers.size stays the tar's byte count, which save needs. Its own table
+ * because schema statements must be idempotent (no ALTER TABLE); a layer applied by
+ * an older stowage has no row and reads as its tar size.
+ */
+const LAYER_SIZES_SCHEMA = `
+CREATE TABLE IF NOT EXISTS layer_sizes (
+  layer_id    TEXT PRIMARY KEY REFERENCES layers(id) ON DELETE CASCADE,
+  diff_size   INTEGER NOT NULL
+);
+`;
+
+/**
  * Volumes (volumes/ service). Kept as its own string so that a data root made
  * before these tables existed gets them too (openDatabase re-runs SCHEMA, which
  * includes it, whenever the schema's hash changes; the statements are idempotent).
@@ -297,7 +310,7 @@ CREATE TABLE IF NOT EXISTS containers (
   created_at  INTEGER NOT NULL,
   FOREIGN KEY (driver, image_id) REFERENCES images(driver, id) ON DELETE RESTRICT
 );
-` + '\n' + VOLUMES_SCHEMA + '\n' + CSI_SCHEMA + '\n' + BUILD_SCHEMA + '\n' + STREAMS_SCHEMA + '\n' + REGISTRY_SCHEMA + '\n' + ROBUST_SCHEMA;
+` + '\n' + VOLUMES_SCHEMA + '\n' + CSI_SCHEMA + '\n' + BUILD_SCHEMA + '\n' + STREAMS_SCHEMA + '\n' + REGISTRY_SCHEMA + '\n' + ROBUST_SCHEMA + '\n' + LAYER_SIZES_SCHEMA;
 
 /** Synchronous sleep: start-up runs before any event loop work matters. */
 function sleepSync(ms: number): void {

@@ -1,10 +1,10 @@
 // usage.ts: the numbers behind `system df`: how much disk the images, containers,
 // volumes and build cache take, what is shared and what could be reclaimed.
 //
-// Sizes are measured, not taken from the records: each layer's `driver.usage()` is
-// the disk its own directory (or subvolume, or dataset) uses, which is what `du`
-// of the driver folder adds up to. The layer rows' `size` is the uncompressed tar
-// size, a different number (no block rounding, no directories' blocks).
+// Image and layer sizes are Docker's: the size recorded for each layer when it was
+// applied (layers/size.ts: the bytes of the files it holds, not the tar's bytes and
+// not disk blocks), as `docker system df` reports them. Containers' writable layers
+// are measured (`driver.usage()`): they change after they are made.
 // Who uses what is derived from the records at the time of asking (images.top_layer
 // and the layer parent chain, containers.layer_id), never kept as counters.
 import type { Engine } from '../engine.js';
@@ -58,17 +58,17 @@ export async function systemDiskUsage(e: Engine, signal?: AbortSignal): Promise<
   for (const c of containerRows) containersOf.set(c.image, (containersOf.get(c.image) ?? 0) + 1);
 
   // Each image's chain, and how many images use each layer.
+  // Layer sizes are the ones recorded when each layer was applied, as Docker's df
+  // reports them (layers/size.ts): no walk of the layers here.
   const chains = new Map<string, string[]>();
   const users = new Map<string, number>();
-  for (const img of records) {
-    const chain = img.topLayer ? e.layers.chain(img.topLayer).map((l) => l.id) : [];
-    chains.set(img.id, chain);
-    for (const id of chain) users.set(id, (users.get(id) ?? 0) + 1);
-  }
   const bytes = new Map<string, number>();
-  for (const id of users.keys()) {
+  for (const img of records) {
     signal?.throwIfAborted();
-    bytes.set(id, (await driver.usage(id)).bytes);
+    const layers = img.topLayer ? e.layers.chain(img.topLayer) : [];
+    const chain = layers.map((l) => l.id);
+    chains.set(img.id, chain);
+    for (const l of layers) { users.set(l.id, (users.get(l.id) ?? 0) + 1); bytes.set(l.id, l.diffSize); }
   }
 
   const images: ImageUsage[] = [];

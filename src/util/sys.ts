@@ -6,11 +6,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export interface Sys {
-  mknod(path: string, mode: number, major: number, minor: number): void;
-  lsetxattr(path: string, name: string, value: Buffer): void;
+  mknod(path: string | Buffer, mode: number, major: number, minor: number): void;
+  lsetxattr(path: string | Buffer, name: string, value: Buffer): void;
   /** The value, or null when the attribute is absent or xattrs are unsupported. */
-  lgetxattr(path: string, name: string): Buffer | null;
-  llistxattr(path: string): string[];
+  lgetxattr(path: string | Buffer, name: string): Buffer | null;
+  llistxattr(path: string | Buffer): string[];
   lremovexattr(path: string, name: string): void;
   mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void;
   umount2(target: string, flags: number): void;

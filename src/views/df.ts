@@ -15,15 +15,24 @@ export const DF_HEADERS: Record<string, string> = {
 
 interface SummaryRow { Type: string; TotalCount: string; Active: string; Size: string; Reclaimable: string }
 
+/** The summary rows use go-units' HumanSize (4 significant digits: "1.982MB"); the -v tables use 3. */
+function humanSize4(bytes: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB', 'EB'];
+  let v = bytes;
+  let i = 0;
+  while (v >= 1000 && i < units.length - 1) { v /= 1000; i++; }
+  return `${Number(v.toPrecision(4))}${units[i]}`;
+}
+
 /** Docker prints "1.2MB (45%)"; the percentage is left out when there is nothing to divide. */
 function reclaimable(u: TypeUsage): string {
-  if (u.size <= 0) return humanSize(u.reclaimable);
-  return `${humanSize(u.reclaimable)} (${Math.floor((100 * u.reclaimable) / u.size)}%)`;
+  if (u.size <= 0) return humanSize4(u.reclaimable);
+  return `${humanSize4(u.reclaimable)} (${Math.floor((100 * u.reclaimable) / u.size)}%)`;
 }
 
 export function dfSummary(r: DiskUsageReport): SummaryRow[] {
   const row = (Type: string, u: TypeUsage): SummaryRow => ({
-    Type, TotalCount: String(u.total), Active: String(u.active), Size: humanSize(u.size), Reclaimable: reclaimable(u),
+    Type, TotalCount: String(u.total), Active: String(u.active), Size: humanSize4(u.size), Reclaimable: reclaimable(u),
   });
   return [row('Images', r.imageTotals), row('Containers', r.containerTotals), row('Local Volumes', r.volumeTotals), row('Build Cache', r.buildCacheTotals)];
 }

@@ -9,6 +9,7 @@ import { applyLayer, type ApplyOptions } from '../../src/archive/apply.js';
 import { assembleLayer } from '../../src/archive/tar-split.js';
 import { native } from '../../src/util/sys.js';
 import { requiresRoot, tempDir } from '../helpers/env.js';
+import { isInvalidArgument } from '../../src/errors.js';
 import { chunked, collect, tarOf, type Spec } from './fixtures.js';
 
 const sha = (b: Buffer) => 'sha256:' + createHash('sha256').update(b).digest('hex');
@@ -141,25 +142,33 @@ test('apply: hardlinks share the inode', async (t) => {
   assert.equal(a.nlink, 3);
 });
 
-test('apply: duplicates — later entry wins; dir over dir merges', async (t) => {
+test('apply: the same path, relative and rooted (Docker takes both) — later entry wins; dir over dir merges', async (t) => {
   const root = tempDir(t);
   await apply(tarOf([
     { name: 'x', type: 'file', body: 'first' },
-    { name: 'x', type: 'file', body: 'second' },
+    { name: '/x', type: 'file', body: 'second' },
     { name: 'd', type: 'dir', mode: 0o700 },
     { name: 'd/keep', type: 'file', body: 'k' },
-    { name: 'd', type: 'dir', mode: 0o751 },
+    { name: '/d', type: 'dir', mode: 0o751 },
     { name: 'y', type: 'dir' },
     { name: 'y/inner', type: 'file' },
-    { name: 'y', type: 'symlink', linkname: 'x' },
+    { name: '/y', type: 'symlink', linkname: 'x' },
     { name: 'z', type: 'symlink', linkname: 'x' },
-    { name: 'z', type: 'file', body: 'file now' },
+    { name: '/z', type: 'file', body: 'file now' },
   ]), root);
   assert.equal(readFileSync(join(root, 'x'), 'utf8'), 'second');
   assert.equal(statSync(join(root, 'd')).mode & 0o7777, 0o751);
   assert.equal(readFileSync(join(root, 'd/keep'), 'utf8'), 'k');
   assert.equal(readlinkSync(join(root, 'y')), 'x');
   assert.ok(lstatSync(join(root, 'z')).isFile());
+});
+
+test('apply: the same name twice is refused, as Docker (tar-split) refuses it', async (t) => {
+  const root = tempDir(t);
+  await assert.rejects(apply(tarOf([
+    { name: 'x', type: 'file', body: 'first' },
+    { name: 'x', type: 'file', body: 'second' },
+  ]), root), (e: unknown) => isInvalidArgument(e) && /duplicates of file paths not supported/.test((e as Error).message));
 });
 
 test('apply: whiteouts, overlay form (root)', async (t) => {
@@ -205,7 +214,8 @@ test('apply: whiteouts, remove form (parent content in root)', async (t) => {
   assert.ok(!existsSync(join(root, 'usr/share/doc')));
   assert.deepEqual(readdirSync(join(root, 'cache')).sort(), ['after', 'sub', 'written-before']);
   assert.deepEqual(readdirSync(join(root, 'cache/sub')), ['mine-too']);
-  assert.ok(!existsSync(join(root, 'nothere')), 'a whiteout does not create its parent');
+  assert.ok(statSync(join(root, 'nothere')).isDirectory(), 'a whiteout makes its missing parent, as Docker makes every implied folder');
+  assert.deepEqual(readdirSync(join(root, 'nothere')), []);
   for (const n of ['etc', 'usr/share', 'cache']) assert.ok(!readdirSync(join(root, n)).some((x) => x.startsWith('.wh.')));
 });
 

@@ -31,15 +31,15 @@ const cases: Array<{ doc: string; entries?: Spec[]; raw?: () => Buffer; overlayO
     { name: 'd', type: 'dir', mode: 0o755 }, { name: 'd/a', type: 'file', body: 'alpha' }, { name: 'd/b', type: 'hardlink', linkname: 'd/a' },
     { name: 's', type: 'symlink', linkname: '/d/a' }, { name: 'p', type: 'fifo' }] },
   { doc: 'duplicates: a file written twice', entries: [
-    { name: 'x', type: 'file', body: 'first version, longer' }, { name: 'y', type: 'file', body: 'y' }, { name: 'x', type: 'file', body: 'second' }] },
+    { name: 'x', type: 'file', body: 'first version, longer' }, { name: 'y', type: 'file', body: 'y' }, { name: '/x', type: 'file', body: 'second' }] },
   { doc: 'file overwritten then whited out', entries: [
-    { name: 'dir/f', type: 'file', body: 'one' }, { name: 'dir/f', type: 'file', body: 'two!' }, { name: 'dir/.wh.f', type: 'file' }] },
+    { name: 'dir/f', type: 'file', body: 'one' }, { name: '/dir/f', type: 'file', body: 'two!' }, { name: 'dir/.wh.f', type: 'file' }] },
   { doc: 'directory of files whited out later in the same tar', entries: [
     { name: 'tree/a', type: 'file', body: 'A'.repeat(3000) }, { name: 'tree/sub/b', type: 'file', body: 'B'.repeat(70000) }, { name: '.wh.tree', type: 'file' }] },
   { doc: 'file replaced by a directory, and by a symlink', entries: [
-    { name: 'f', type: 'file', body: 'gone' }, { name: 'f', type: 'dir' }, { name: 'g', type: 'file', body: 'gone too' }, { name: 'g', type: 'symlink', linkname: 'f' }] },
+    { name: 'f', type: 'file', body: 'gone' }, { name: '/f', type: 'dir' }, { name: 'g', type: 'file', body: 'gone too' }, { name: '/g', type: 'symlink', linkname: 'f' }] },
   { doc: 'hardlinked file overwritten at its first name', entries: [
-    { name: 'a', type: 'file', body: 'shared' }, { name: 'b', type: 'hardlink', linkname: 'a' }, { name: 'a', type: 'file', body: 'new a' }] },
+    { name: 'a', type: 'file', body: 'shared' }, { name: 'b', type: 'hardlink', linkname: 'a' }, { name: '/a', type: 'file', body: 'new a' }] },
   { doc: 'long names and xattrs (PAX)', entries: [
     { name: 'l/'.repeat(100) + 'file', type: 'file', body: 'deep', xattrs: { 'user.a': Buffer.from([0, 255]) } },
     { name: 'é'.repeat(80), type: 'file', body: 'unicode' }, { name: 'sym', type: 'symlink', linkname: 't'.repeat(300) }] },

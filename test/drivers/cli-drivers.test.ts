@@ -10,6 +10,7 @@ import { requires, requiresRoot, tempDir, assertNoMountsUnder, cleanupFirst, run
 import { stowage } from '../helpers/cli.js';
 import { makeRootfs, makeDockerArchive, tarMemberDigest } from '../helpers/images.js';
 import { indexTarFile } from '../../src/archive/tar-reader.js';
+import { createHash } from 'node:crypto';
 import { btrfsFilesystem, zfsPool, type Backing } from './backing.js';
 
 const btrfs = btrfsFilesystem();

@@ -282,3 +282,29 @@ export function tarMemberDigest(file: string, member: { offset: number; size: nu
     closeSync(fd);
   }
 }
+
+/**
+ * The size Docker records for a layer made from `dir` (written independently of
+ * src/layers/size.ts, from moby's rules): overlay2 counts every non-directory's
+ * st_size (a symlink: its target's length), each inode once; naive-diff drivers
+ * (vfs, btrfs, zfs) count the tar entries' sizes, i.e. regular files, each inode
+ * once (a second link is a size-0 hardlink entry).
+ */
+export async function dockerLayerSize(dir: string, driver: string): Promise<number> {
+  const { lstat } = await import('node:fs/promises');
+  const seen = new Set<number>();
+  let size = 0;
+  const walk = async (d: string): Promise<void> => {
+    for (const name of await readdir(d)) {
+      const p = join(d, name);
+      const st = await lstat(p);
+      if (st.isDirectory()) { await walk(p); continue; }
+      if (driver !== 'overlay2' && !st.isFile()) continue;
+      if (st.size === 0 || seen.has(st.ino)) continue;
+      seen.add(st.ino);
+      size += st.size;
+    }
+  };
+  await walk(dir);
+  return size;
+}

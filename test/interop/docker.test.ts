@@ -4,7 +4,9 @@
 // the same image ID.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync, readFileSync, readdirSync, mkdirSync } from 'node:fs';
+import { writeFileSync, readFileSync, readdirSync, mkdirSync, lstatSync, readlinkSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { native } from '../../src/util/sys.js';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { tempDir, requiresRoot, requires } from '../helpers/env.js';
@@ -12,15 +14,42 @@ import { startDockerd, dockerAvailable } from '../helpers/dockerd.js';
 import { stowage } from '../helpers/cli.js';
 import { makeRootfs, makeLayerTar, makeDockerArchive } from '../helpers/images.js';
 
-/** Every path under dir with its type and size, sorted: a tree's shape and content sizes. */
+/**
+ * Every path under dir, sorted, with everything a layer holds: type, mode, owner,
+ * mtime, size and content hash, symlink target, device numbers, xattrs, and which
+ * names share an inode (hardlinks: every later name says "= first name").
+ */
 function tree(dir: string): string[] {
-  const r = spawnSync('find', ['.', '-printf', '%p %y %s %m %U:%G\\n'], { cwd: dir, encoding: 'utf8' });
-  return r.stdout.split('\n').filter((l) => l && !l.startsWith('. ')).map((l) => l.replace(/ d \d+ /, ' d - ')).sort();
+  const out: string[] = [];
+  const inodes = new Map<number, string>();
+  const sys = native();
+  const walk = (rel: string): void => {
+    for (const name of readdirSync(join(dir, rel)).sort()) {
+      const p = rel ? `${rel}/${name}` : name;
+      const abs = join(dir, p);
+      const st = lstatSync(abs);
+      const type = st.isDirectory() ? 'd' : st.isSymbolicLink() ? 'l' : st.isFile() ? 'f' : st.isFIFO() ? 'p' : st.isCharacterDevice() ? 'c' : 'b';
+      let line = `${p} ${type} ${(st.mode & 0o7777).toString(8)} ${st.uid}:${st.gid} mtime=${Math.floor(st.mtimeMs / 1000)}`;
+      if (type === 'f') line += ` size=${st.size} sha256=${createHash('sha256').update(readFileSync(abs)).digest('hex')}`;
+      if (type === 'l') line += ` -> ${readlinkSync(abs)}`;
+      if (type === 'c' || type === 'b') line += ` rdev=${st.rdev}`;
+      const xattrs = sys.llistxattr(abs).sort().map((k) => `${k}=${sys.lgetxattr(abs, k)?.toString('hex')}`);
+      if (xattrs.length) line += ` xattrs=${xattrs.join(',')}`;
+      if (type !== 'd' && st.nlink > 1) {
+        const first = inodes.get(st.ino);
+        if (first) line += ` = ${first}`; else inodes.set(st.ino, p);
+      }
+      out.push(line);
+      if (type === 'd') walk(p);
+    }
+  };
+  walk('');
+  return out;
 }
 
 function untar(tarFile: string, into: string): void {
   mkdirSync(into, { recursive: true });
-  const r = spawnSync('tar', ['-xf', tarFile, '-C', into, '--numeric-owner', '--same-owner', '--same-permissions'], { encoding: 'utf8' });
+  const r = spawnSync('tar', ['-xf', tarFile, '-C', into, '--numeric-owner', '--same-owner', '--same-permissions', '--xattrs', '--xattrs-include=*'], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
 }
 
@@ -36,7 +65,11 @@ describe('interop with a real Docker engine', () => {
       // 1. An image Docker made itself (docker import), then saved by Docker.
       const rootfs = join(dir, `rootfs-${driver}`);
       await makeRootfs(rootfs, 'busybox');
-      const tar = await makeLayerTar(rootfs);
+      // And every kind of entry a layer holds: hardlinks, a FIFO, long and non-ASCII
+      // names, dangling symlinks, and an xattr, so the tree comparison below sees them.
+      await makeRootfs(rootfs, 'sample');
+      native().lsetxattr(join(rootfs, 'usr/bin/tool'), 'user.origin', Buffer.from([0x66, 0x00, 0xff]));
+      const tar = await makeLayerTar(rootfs, { xattrs: true });
       const imported = await d.docker(['import', '-', 'dimported:1'], { input: tar, check: true });
       const dockerId = imported.stdout.toString().trim();
       const dsave = join(dir, `docker-save-${driver}.tar`);
