@@ -114,7 +114,10 @@ describe('crash campaign (overlay2)', () => {
         fps: ['mount:recorded', 'mount:made', 'cp:mounted'] },
       { name: 'rm -v', setup: (i) => quiet(['create', '--name', `rv${i}`, '-v', '/anon', 'camp:1', 'true']), args: (i) => ['rm', '-v', `rv${i}`],
         fps: ['rm:row-deleted', 'layer:row-deleted', 'tree:renamed', 'volume:row-deleted'] },
-      { name: 'rmi', setup: () => quiet(['import', f.tars.rmi!, 'rmi:1']), args: () => ['rmi', 'rmi:1'],
+      // An earlier rmi killed before it removed the image leaves rmi:1 behind; importing
+      // over it would move the tag and keep the old image (<none>, as Docker does), which
+      // still holds the layer, so this rmi would rightly not delete it: remove it first.
+      { name: 'rmi', setup: async () => { await quiet(['rmi', '-f', 'rmi:1']); await quiet(['import', f.tars.rmi!, 'rmi:1']); }, args: () => ['rmi', 'rmi:1'],
         fps: ['rmi:row-deleted', 'layer:row-deleted', 'tree:renamed'] },
       { name: 'image prune', setup: () => quiet(['import', f.tars.prune!]), args: () => ['image', 'prune', '-f'],
         fps: ['rmi:row-deleted', 'layer:row-deleted', 'tree:renamed'] },
