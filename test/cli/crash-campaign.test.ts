@@ -188,6 +188,9 @@ describe('crash campaign (overlay2)', () => {
       } else {
         finishedFirst++;
         assert.equal(v.code, 0, `${what}: finished before the kill, and succeeded: ${v.stderr}`);
+        // A calibration taken while the machine was busier overestimates the duration
+        // and puts later kills after the end: aim the next ones at this faster run.
+        duration.set(tr.c.name, Math.min(d, v.ms));
       }
       // The next ordinary command works (and runs recovery first).
       await s.ok(['volume', 'create', 'ok']);
