@@ -110,13 +110,16 @@ export class ImageStore {
   /**
    * Deletes the image record (refused while refs or containers point at it), then
    * the layers nothing else uses, then the config blob when no driver's image
-   * uses it. Returns the removed layers.
+   * uses it. Returns the removed layers. untag: names removed in the same
+   * transaction as the record, so a kill leaves the image either tagged or gone,
+   * never an untagged leftover that still holds its layers.
    */
-  async delete(id: string): Promise<LayerRecord[]> {
+  async delete(id: string, untag: readonly string[] = []): Promise<LayerRecord[]> {
     const img = this.get(id);
     if (!img) throw notFound(`No such image: ${id}`, { name: id });
     try {
       this.db.transaction(() => {
+        for (const name of untag) this.deleteRef(name);
         const refs = this.refsOf(id);
         if (refs.length > 0) throw conflict(`image ${id} is still referenced by ${refs.map((r) => r.name).join(', ')}`, { name: id, refs: refs.map((r) => r.name) });
         this.db.prepare('DELETE FROM images WHERE driver = ? AND id = ?').run(this.driver, id);

@@ -234,6 +234,7 @@ export class ImageService {
     const users = this.store.containersUsing(img.id);
     const out: DeleteItem[] = [];
     let named: Reference | undefined;
+    let untag: string[] = [];
     try {
       const p = parseImageArg(arg);
       if (p.kind === 'reference' && this.store.ref(referenceString(p.ref))) named = p.ref;
@@ -246,9 +247,12 @@ export class ImageService {
       if (others.length === 0 && users.length > 0 && !opts.force) {
         throw conflict(`conflict: unable to remove repository reference "${arg}" (must force) - container ${shortId(users[0]!.id)} is using its referenced image ${shortId(img.id)}`, { name: arg, refs: users.map((u) => u.id) });
       }
-      this.store.deleteRef(name);
       out.push({ Untagged: familiarString(named) });
-      if (others.length > 0 || users.length > 0) return out;
+      if (others.length > 0 || users.length > 0) {
+        this.store.deleteRef(name);
+        return out;
+      }
+      untag = [name];
     } else {
       const running = users.filter((u) => u.running);
       if (running.length > 0) {
@@ -262,13 +266,15 @@ export class ImageService {
       if (repos.size > 1 && !opts.force) {
         throw conflict(`conflict: unable to delete ${shortId(img.id)} (must be forced) - image is referenced in multiple repositories`, { name: arg });
       }
-      for (const r of refs) {
-        this.store.deleteRef(r.name);
-        out.push({ Untagged: familiarString(parseReference(r.name, { defaultTag: false })) });
+      for (const r of refs) out.push({ Untagged: familiarString(parseReference(r.name, { defaultTag: false })) });
+      untag = refs.map((r) => r.name);
+      if (users.length > 0) { // forced: untagged, kept for its containers
+        for (const name of untag) this.store.deleteRef(name);
+        return out;
       }
-      if (users.length > 0) return out; // forced: untagged, kept for its containers
     }
-    const removed = await this.store.delete(img.id);
+    // Untagging and deleting the record are one transaction (see ImageStore.delete).
+    const removed = await this.store.delete(img.id, untag);
     out.push({ Deleted: img.id });
     for (const l of removed) if (l.chainId) out.push({ Deleted: l.chainId });
     return out;
@@ -287,11 +293,9 @@ export class ImageService {
       if (!opts.all && s.RepoTags.length > 0) continue;
       if (this.store.containersUsing(img.id).length > 0) continue;
       try {
-        for (const r of this.store.refsOf(img.id)) {
-          this.store.deleteRef(r.name);
-          deleted.push({ Untagged: familiarString(parseReference(r.name, { defaultTag: false })) });
-        }
-        const removed = await this.store.delete(img.id);
+        const refs = this.store.refsOf(img.id);
+        const removed = await this.store.delete(img.id, refs.map((r) => r.name));
+        for (const r of refs) deleted.push({ Untagged: familiarString(parseReference(r.name, { defaultTag: false })) });
         deleted.push({ Deleted: img.id });
         for (const l of removed) {
           if (l.chainId) deleted.push({ Deleted: l.chainId });
