@@ -237,6 +237,8 @@ describe('volume plugin faults', () => {
     await flaky.close();
     const good = await rawPlugin(sock, 'None', 'err', join(dir, 'fdata'), calls);
     t.after(() => good.close());
+    // A failed Unmount is retried with back-off, the first time 1 s after it failed.
+    await new Promise((res) => setTimeout(res, 1200));
     await s.ok(['volume', 'create', '-d', 'flaky', 'other']);
     assert.ok(calls.some((c) => c.method === 'Unmount' && c.body.ID === mount.body.ID), 'Unmount retried with the same container id');
     const after = JSON.parse(await s.ok(['system', 'check', '--quick', '--format', 'json'])) as { issues: unknown[] };
