@@ -61,16 +61,21 @@ function normFlags(f: RunFlags & { net?: string }): RunFlags {
   return f;
 }
 
+/** `create` and `run`: the mount flags first (Docker's CLI reads its flags before anything), then a pull of a missing image, then the container. */
+async function createContainer(e: Engine, image: string, cmd: string[], f: RunFlags): Promise<ContainerRecord> {
+  const opts = createOptions(image, cmd, normFlags(f));
+  e.containers.checkMountFlags(opts);
+  const { ensureImage } = await import('./registry.js');
+  await ensureImage(e, image, f.pull, f.platform);
+  return e.containers.create(opts);
+}
+
 async function runAction(g: () => GlobalOptions, image: string, cmd: string[], f: RunFlags): Promise<void> {
   let code = 0;
   await withEngine(g(), async (e) => {
     let c: ContainerRecord;
     try {
-      const opts = createOptions(image, cmd, normFlags(f));
-      e.containers.checkMountFlags(opts); // before a pull, as Docker's CLI reads its flags first
-      const { ensureImage } = await import('./registry.js');
-      await ensureImage(e, image, f.pull, f.platform);
-      c = await e.containers.create(opts);
+      c = await createContainer(e, image, cmd, f);
     } catch (err) {
       throw new ExitError(125, `Error: ${(err as Error).message}`);
     }
@@ -141,11 +146,7 @@ export function registerContainerCommands(program: Command, g: () => GlobalOptio
     .action(async (image: string, cmd: string[], f: RunFlags) => withEngine(g(), async (e) => {
       let c: ContainerRecord;
       try {
-        const opts = createOptions(image, cmd, normFlags(f));
-        e.containers.checkMountFlags(opts); // before a pull, as Docker's CLI reads its flags first
-        const { ensureImage } = await import('./registry.js');
-        await ensureImage(e, image, f.pull, f.platform);
-        c = await e.containers.create(opts);
+        c = await createContainer(e, image, cmd, f);
       } catch (err) {
         // Docker's CLI exits 125 for the flag errors it finds itself, 1 for the daemon's refusals.
         if (findStowageError(err)?.op === CLI_FLAG_ERROR) throw new ExitError(125, messageFor(err));
