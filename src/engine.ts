@@ -119,7 +119,11 @@ export class Engine {
     const { volumeService } = await import('./volumes/service.js');
     await volumeService(this).recover();
     const r = await this.layers.recover();
-    if (evidence.deadSessions.length) await sweepAfterCrash(this, evidence.deadSessions);
+    if (evidence.deadSessions.length) {
+      // A sweep that fails (a cleanup that cannot finish) must not fail the command that
+      // ran it: the dead sessions stay, so the next recovery sweeps again.
+      try { await sweepAfterCrash(this, evidence.deadSessions); } catch { /* retried next time */ }
+    }
     return r;
   }
 

@@ -16,7 +16,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Engine } from '../engine.js';
 import { Query, sendError, sendJson, HttpError, statusFor, messageOf } from './http.js';
 import { Router, type Ctx, type ServerContext } from './router.js';
-import { parseHost, prepareUnixPath, secureUnixSocket, isLoopbackHost, type ListenerSpec } from './listeners.js';
+import { parseHost, prepareUnixPath, secureUnixSocket, isLoopbackHost, groupId, type ListenerSpec } from './listeners.js';
 import { registerRoutes } from './routes/index.js';
 import { MIN_API_VERSION } from '../views/system.js';
 import { API_VERSION } from '../cli/version.js';
@@ -54,6 +54,8 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   const srv: ServerContext = { engine: o.engine, bin: o.bin, globalArgs: o.globalArgs, shutdown: shutdown.signal };
   const router = new Router();
   registerRoutes(router);
+  // An unknown --group fails here, before any socket is bound (none left behind).
+  if (o.group !== undefined) groupId(o.group);
   const listeners: Listener[] = [];
   const sockets = new Set<Duplex>();
   try {

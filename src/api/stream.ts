@@ -3,7 +3,8 @@
 // raw socket of a hijacked (upgraded) connection.
 import type { ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { messageOf } from './http.js';
+import { HttpError, messageOf } from './http.js';
+import { API_VERSION } from '../cli/version.js';
 
 /** Docker's stdcopy frame: [stream, 0, 0, 0, size (uint32 BE)] + payload. 1 = stdout, 2 = stderr (0 = stdin). */
 export function frame(stream: 'stdin' | 'stdout' | 'stderr', data: Buffer): Buffer {
@@ -42,13 +43,13 @@ export class JsonStream {
 /** Answers an upgrade request: from now on the socket carries the raw stream. */
 export function upgradeHead(socket: Duplex, tty: boolean, version: number): void {
   const type = tty || version < 42 ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream';
-  socket.write(`HTTP/1.1 101 UPGRADED\r\nContent-Type: ${type}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nApi-Version: 1.41\r\n\r\n`);
+  socket.write(`HTTP/1.1 101 UPGRADED\r\nContent-Type: ${type}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nApi-Version: ${API_VERSION}\r\n\r\n`);
 }
 
 /** For clients that did not ask for an upgrade: a 200 whose body is the raw stream. */
 export function streamHead(socket: Duplex, tty: boolean, version: number): void {
   const type = tty || version < 42 ? 'application/vnd.docker.raw-stream' : 'application/vnd.docker.multiplexed-stream';
-  socket.write(`HTTP/1.1 200 OK\r\nContent-Type: ${type}\r\nConnection: close\r\nApi-Version: 1.41\r\n\r\n`);
+  socket.write(`HTTP/1.1 200 OK\r\nContent-Type: ${type}\r\nConnection: close\r\nApi-Version: ${API_VERSION}\r\n\r\n`);
 }
 
 /**
@@ -57,7 +58,7 @@ export function streamHead(socket: Duplex, tty: boolean, version: number): void 
  */
 export async function readUpgradeBody(socket: Duplex, head: Buffer, length: number, limit = 1 << 20): Promise<{ body: Buffer; rest: Buffer }> {
   if (!Number.isFinite(length) || length <= 0) return { body: Buffer.alloc(0), rest: head };
-  if (length > limit) throw new Error(`request body too large: ${length} bytes`);
+  if (length > limit) throw new HttpError(413, `request body too large: ${length} bytes`);
   let buf = head;
   while (buf.length < length) {
     const chunk = await new Promise<Buffer | null>((resolve) => {
@@ -69,7 +70,7 @@ export async function readUpgradeBody(socket: Duplex, head: Buffer, length: numb
       socket.once('close', onEnd);
       socket.resume();
     });
-    if (chunk === null) throw new Error('connection closed before the request body arrived');
+    if (chunk === null) throw new HttpError(400, 'connection closed before the request body arrived');
     buf = Buffer.concat([buf, chunk]);
   }
   return { body: buf.subarray(0, length), rest: buf.subarray(length) };

@@ -4,12 +4,12 @@
 import { invalidArgument } from '../errors.js';
 
 /** Docker's units.HumanSizeWithPrecision(size, 3): 4.26MB, 196MB, 1.2GB. */
-export function humanSize(bytes: number): string {
+export function humanSize(bytes: number, precision = 3): string {
   const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB', 'EB'];
   let v = bytes;
   let i = 0;
   while (v >= 1000 && i < units.length - 1) { v /= 1000; i++; }
-  return `${Number(v.toPrecision(3))}${units[i]}`;
+  return `${Number(v.toPrecision(precision))}${units[i]}`;
 }
 
 /** Docker's units.HumanDuration. */

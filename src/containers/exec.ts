@@ -14,7 +14,7 @@
 // (the one that started the exec — for the API, the server).
 import { randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { ReadStream } from 'node:tty';
 import { Writable } from 'node:stream';
 import { join } from 'node:path';
@@ -24,11 +24,12 @@ import type { StdioSession } from './stdio.js';
 import { ChunkQueue, DetachScanner } from './attach.js';
 import { parseDetachKeys } from './stdio.js';
 import { attachDir } from './monitor.js';
+import { signalNumber } from './lifecycle.js';
 import { rootfsPath } from './rootfs.js';
 import { buildProcess, resolveUser } from '../runtime/spec.js';
 import { startFailureCode } from '../runtime/runtime.js';
 import { ownerAlive, ownerToken } from '../store/owner.js';
-import { ptyAvailable, ptyNative } from '../util/pty.js';
+import { ptyAvailable, ptyNative, spawnWithConsole } from '../util/pty.js';
 import { containerEvent } from '../events/actors.js';
 import { conflict, failedPrecondition, invalidArgument, notFound } from '../errors.js';
 
@@ -194,7 +195,7 @@ async function runExec(engine: Engine, id: string, cfg: ExecCreateOptions, tty: 
   stdin?.on('error', () => {});
   void (async () => {
     const code: number = await new Promise((resolve) => {
-      child.on('close', (code, sig) => resolve(code ?? (sig ? 128 + 9 : 255)));
+      child.on('close', (code, sig) => resolve(code ?? (sig ? 128 + (signalNumber(sig) ?? 9) : 255)));
       child.on('error', () => resolve(126));
     });
     await Promise.race([masterDone, new Promise((r) => setTimeout(r, 2000).unref())]);
@@ -209,27 +210,9 @@ async function runExec(engine: Engine, id: string, cfg: ExecCreateOptions, tty: 
 }
 
 /** `exec --console-socket` in the foreground (see lifecycle.ts runWithConsole). */
-async function execWithConsole(engine: Engine, rt: ReturnType<Engine['runtime']>, cid: string, id: string, proc: object): Promise<{ child: ChildProcess; fd: number | null }> {
-  const pty = ptyNative();
+function execWithConsole(engine: Engine, rt: ReturnType<Engine['runtime']>, cid: string, id: string, proc: object): Promise<{ child: ChildProcess; fd: number | null }> {
   mkdirSync(attachDir(engine), { recursive: true, mode: 0o700 });
-  const path = join(attachDir(engine), `x${id.slice(0, 31)}.console`);
-  rmSync(path, { force: true });
-  const lfd = pty.listenUnix(path);
-  try {
-    const child = rt.exec(cid, proc, 'pipe', { tty: true, consoleSocket: path });
-    let exited = false;
-    child.once('exit', () => { exited = true; });
-    child.once('error', () => { exited = true; });
-    for (let d = 1; ; d = Math.min(d * 2, 20)) {
-      const fd = pty.acceptFd(lfd);
-      if (fd !== null) return { child, fd };
-      if (exited) return { child, fd: pty.acceptFd(lfd) };
-      await new Promise((r) => setTimeout(r, d));
-    }
-  } finally {
-    closeSync(lfd);
-    rmSync(path, { force: true });
-  }
+  return spawnWithConsole(join(attachDir(engine), `x${id.slice(0, 31)}.console`), (socket) => rt.exec(cid, proc, 'pipe', { tty: true, consoleSocket: socket }));
 }
 
 /** Docker's ExecInspect JSON. */

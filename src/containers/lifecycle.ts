@@ -12,7 +12,7 @@
 // the mount, marks it exited. A claim on State.Monitor (in one transaction)
 // makes sure only one process finalizes a container.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync, mkdirSync, closeSync, rmSync } from 'node:fs';
+import { writeFileSync, mkdirSync } from 'node:fs';
 import { ReadStream } from 'node:tty';
 import { join } from 'node:path';
 import type { Engine } from '../engine.js';
@@ -23,7 +23,7 @@ import { releaseMounts } from './mounts.js';
 import { buildSpec, resolveUser } from '../runtime/spec.js';
 import { startFailureCode, type OciRuntime } from '../runtime/runtime.js';
 import { AttachHub, consoleSocketPath } from './monitor.js';
-import { ptyAvailable, ptyNative } from '../util/pty.js';
+import { ptyAvailable, ptyNative, spawnWithConsole } from '../util/pty.js';
 import { containerEvent } from '../events/actors.js';
 import { ownerAlive, ownerToken } from '../store/owner.js';
 import { StowageError, failedPrecondition, conflict } from '../errors.js';
@@ -187,29 +187,12 @@ export async function runAndWatch(engine: Engine, id: string, attach: AttachOpti
  * listening socket is non-blocking and polled, so a runtime that fails before sending
  * anything is noticed by its exit.
  */
-async function runWithConsole(engine: Engine, runtime: OciRuntime, id: string, bundle: string): Promise<{ child: ChildProcess; fd: number | null }> {
-  const pty = ptyNative();
-  const path = consoleSocketPath(engine, id);
-  rmSync(path, { force: true });
-  const lfd = pty.listenUnix(path);
-  try {
-    const child = runtime.run(id, bundle, 'pipe', { tty: true, consoleSocket: path });
-    let exited = false;
-    child.once('exit', () => { exited = true; });
-    child.once('error', () => { exited = true; });
-    for (let d = 1; ; d = Math.min(d * 2, 20)) {
-      const fd = pty.acceptFd(lfd);
-      if (fd !== null) return { child, fd };
-      if (exited) return { child, fd: pty.acceptFd(lfd) };
-      await new Promise((r) => setTimeout(r, d));
-    }
-  } finally {
-    closeSync(lfd);
-    rmSync(path, { force: true });
-  }
+function runWithConsole(engine: Engine, runtime: OciRuntime, id: string, bundle: string): Promise<{ child: ChildProcess; fd: number | null }> {
+  return spawnWithConsole(consoleSocketPath(engine, id), (socket) => runtime.run(id, bundle, 'pipe', { tty: true, consoleSocket: socket }));
 }
 
-function signalNumber(sig: string): number | undefined {
+/** A signal's number, for the 128+N exit code of a process killed by it. */
+export function signalNumber(sig: string): number | undefined {
   const m: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15, SIGUSR1: 10, SIGUSR2: 12 };
   return m[sig];
 }

@@ -147,6 +147,7 @@ export class AttachHub {
 
   /** An output chunk: to every client that asked for that stream. */
   output(stream: 'stdout' | 'stderr', data: Buffer): void {
+    if (this.clients.size === 0) return; // the usual case of a detached container: no copy
     const frame = encodeFrame(stream === 'stdout' ? Frame.Stdout : Frame.Stderr, data);
     for (const cl of this.clients) {
       if (cl.hello[stream] === false) continue;
@@ -189,7 +190,8 @@ export class AttachHub {
           try { hello = JSON.parse(f.payload.toString('utf8')) as Hello; } catch { sock.destroy(); return; }
           cl = { sock, hello, detached: false, stdinClosed: false };
           this.clients.add(cl);
-          if (hello.token) {
+          // The token names a file in the pending folder: only the form attach.ts makes.
+          if (hello.token && /^[0-9a-f]{32}$/.test(hello.token)) {
             this.connectedTokens.add(hello.token);
             rmSync(join(pendingDir(this.engine, this.c.Id), hello.token), { force: true });
           }

@@ -41,6 +41,21 @@ function statfsTotal(g: GlusterLayout): number {
   return s.blocks * s.bsize;
 }
 
+/**
+ * The ready volume of that name, if any. A half-made one whose creator is alive is
+ * ABORTED (being created); one whose creator died is recovered (removed) first, so the
+ * caller creates it anew.
+ */
+async function readyByName(p: CsiPlugin, name: string) {
+  const existing = p.records.volumeByName(name);
+  if (existing && existing.state === 'creating') {
+    if (ownerAlive(existing.owner)) throw aborted(`volume ${name} is being created by another process`);
+    await recoverVolume(p, existing);
+    return undefined;
+  }
+  return existing;
+}
+
 export class Controller {
   constructor(private readonly p: CsiPlugin) {}
 
@@ -69,12 +84,7 @@ export class Controller {
     }
     const id = CsiPlugin.volumeId(name);
     return p.locks.with([`name:${name}`, `volume:${id}`], async () => {
-      let existing = p.records.volumeByName(name);
-      if (existing && existing.state === 'creating') {
-        if (ownerAlive(existing.owner)) throw aborted(`volume ${name} is being created by another process`);
-        await recoverVolume(p, existing);
-        existing = undefined;
-      }
+      const existing = await readyByName(p, name);
       if (existing) return { volume: p.toVolume(this.compatible(existing, req.capacity_range, access, parameters, sourceKind, sourceId)) };
 
       // The source, its access type and size.
@@ -130,12 +140,7 @@ export class Controller {
     const id = glusterVolumeId(target, dir);
     const range = req.capacity_range as CapacityRange | null;
     return p.locks.with([`name:${name}`, `volume:${id}`], async () => {
-      let existing = p.records.volumeByName(name);
-      if (existing && existing.state === 'creating') {
-        if (ownerAlive(existing.owner)) throw aborted(`volume ${name} is being created by another process`);
-        await recoverVolume(p, existing);
-        existing = undefined;
-      }
+      const existing = await readyByName(p, name);
       if (existing) return { volume: p.toVolume(this.compatible(existing, range, 'mount', parameters, '', '')) };
       return p.gluster.with(target, async (g) => {
         const capacity = chooseCapacity(range, statfsTotal(g));

@@ -120,8 +120,8 @@ export class GlusterMounts {
   /** Mounts t for the length of fn, then unmounts it. */
   async with<T>(t: GlusterTarget, fn: (g: GlusterLayout) => Promise<T> | T): Promise<T> {
     const mp = join(this.dir, `${ownerToken().replace(':', '-')}-${++this.seq}`);
+    mkdirSync(dirname(this.logFile()), { recursive: true }); // first: a failure leaves no mount folder
     mkdirSync(mp, { recursive: true, mode: 0o700 });
-    mkdirSync(dirname(this.logFile()), { recursive: true });
     try {
       await run('mount', glusterMountArgs(t, mp, this.logFile()));
       const g = new GlusterLayout(t, mp);

@@ -4,7 +4,7 @@
 // (the WWW-Authenticate challenge of /v2/: Bearer tokens per scope from the
 // realm, or Basic), retries with backoff on 429/5xx and dropped connections, and
 // the registry's JSON errors turned into StowageErrors with Docker's wording.
-import { createHash } from 'node:crypto';
+import { sha256 } from '../content/store.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { StowageError, invalidArgument, notFound, permissionDenied, unavailable } from '../errors.js';
 import { Transport, discard, isTransient, readBody, type HttpResponse } from './http.js';
@@ -263,7 +263,7 @@ export class RegistryClient {
       if (Number.isFinite(len) && res.headers['content-length'] !== undefined && len !== bytes.length) {
         throw invalidArgument(`manifest for ${familiar(this.domain, repo)}:${ref} is truncated: ${bytes.length} of ${len} bytes`, { name: ref });
       }
-      const digest = 'sha256:' + createHash('sha256').update(bytes).digest('hex');
+      const digest = sha256(bytes);
       if (ref.includes(':') && ref !== digest) {
         throw invalidArgument(`manifest verification failed for digest ${ref}: its bytes hash to ${digest}`, { name: ref });
       }

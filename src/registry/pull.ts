@@ -13,6 +13,7 @@
 // command's recovery removes. A wrong digest, a short body or a manifest that does
 // not match: a clear error, the layer discarded, no image recorded.
 import { createHash } from 'node:crypto';
+import { sha256 } from '../content/store.js';
 import type { Engine } from '../engine.js';
 import type { LayerRecord } from '../layers/store.js';
 import { failedPrecondition, invalidArgument, notFound, unavailable } from '../errors.js';
@@ -150,7 +151,7 @@ async function pullOne(engine: Engine, client: RegistryClient, ref: Reference, o
   else {
     const res = await client.getBlob(repo, cd.digest);
     configBuf = await readBody(res, MAX_CONFIG_BYTES, `config ${cd.digest}`);
-    const got = 'sha256:' + createHash('sha256').update(configBuf).digest('hex');
+    const got = sha256(configBuf);
     if (got !== cd.digest || configBuf.length !== cd.size) {
       throw invalidArgument(`config blob ${cd.digest} failed verification: got ${configBuf.length} bytes hashing to ${got} (want ${cd.size})`, { name: cd.digest });
     }

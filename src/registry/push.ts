@@ -9,6 +9,7 @@
 // the next push of it compresses nothing. The config follows, the manifest last:
 // a registry never holds a manifest whose blobs are missing.
 import { createHash } from 'node:crypto';
+import { sha256 } from '../content/store.js';
 import { Readable } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import type { Engine } from '../engine.js';
@@ -84,7 +85,7 @@ export async function push(engine: Engine, refStr: string, opts: PushOptions = {
     };
     // Docker writes manifests indented with three spaces; the digest is of these bytes.
     const bytes = Buffer.from(JSON.stringify(manifest, null, 3));
-    const digest = 'sha256:' + createHash('sha256').update(bytes).digest('hex');
+    const digest = sha256(bytes);
     await client.putManifest(repo, tag, bytes, manifest.mediaType);
     engine.imageStore.setRef(`${normalizedName(ref)}@${digest}`, img.id, 'digest');
     emit({ status: `${tag}: digest: ${digest} size: ${bytes.length}` });

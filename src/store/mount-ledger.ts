@@ -38,6 +38,13 @@ function sleepSync(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
+/**
+ * Extra holders of a mount this process owns, per path: two requests of one long-running
+ * server (two exports of one stopped container) share the mount, and the last release
+ * unmounts it. Owner tokens are per process, so the count is too.
+ */
+const holders = new Map<string, number>();
+
 export class MountLedger {
   constructor(private readonly db: DB) {}
 
@@ -59,8 +66,9 @@ export class MountLedger {
     const me = ownerToken();
     const until = Date.now() + 60_000;
     for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
-      const verdict = this.db.transaction((): 'wait' | 'shared' | 'taken' | 'mine' => {
+      const verdict = this.db.transaction((): 'wait' | 'shared' | 'taken' | 'mine' | 'again' => {
         const row = this.get(path);
+        if (row && row.owner === me && row.state === 'mounted' && isMountPoint(path)) return 'again';
         if (row && row.owner !== me && (row.owner === null || ownerAlive(row.owner))) {
           if (row.state === 'mounting') return 'wait';
           if (opts.mode === 'borrow' || row.owner === null) return 'shared';
@@ -72,6 +80,10 @@ export class MountLedger {
         return 'mine';
       }).immediate();
       if (verdict === 'shared') return false;
+      if (verdict === 'again') {
+        holders.set(path, (holders.get(path) ?? 1) + 1);
+        return true;
+      }
       if (verdict === 'taken') {
         if (isMountPoint(path)) return true;
         continue; // the previous owner released it meanwhile: mount it ourselves
@@ -88,7 +100,14 @@ export class MountLedger {
       throw err;
     }
     failpoint('mount:made');
-    this.db.prepare(`UPDATE owned_mounts SET state = 'mounted' WHERE path = ? AND owner = ?`).run(path, me);
+    try {
+      this.db.prepare(`UPDATE owned_mounts SET state = 'mounted' WHERE path = ? AND owner = ?`).run(path, me);
+    } catch (err) {
+      // A full disk or a lock timeout: the caller never gets the mount, so none may stay.
+      unmount(path);
+      this.db.prepare('DELETE FROM owned_mounts WHERE path = ? AND owner = ?').run(path, me);
+      throw err;
+    }
     return true;
   }
 
@@ -116,6 +135,9 @@ export class MountLedger {
     return this.db.transaction(() => {
       const row = this.get(path);
       if (row && !opts.force && row.owner !== me) return false;
+      const n = holders.get(path) ?? 1;
+      if (row?.owner === me && n > 1) { holders.set(path, n - 1); return false; }
+      holders.delete(path);
       unmount(path);
       if (row?.loop) detachLoops(row.loop);
       failpoint('mount:unmounted');
@@ -124,9 +146,15 @@ export class MountLedger {
     }).immediate();
   }
 
-  /** Forgets a row without unmounting (the caller has unmounted). */
-  forget(path: string): void {
-    this.db.prepare('DELETE FROM owned_mounts WHERE path = ?').run(path);
+  /**
+   * Forgets a row without unmounting (the caller has unmounted). `owner` (a token, or
+   * null for a handed-over row) forgets it only while it is still that owner's: another
+   * process may have recorded the path anew meanwhile.
+   */
+  forget(path: string, owner?: string | null): void {
+    if (owner === undefined) this.db.prepare('DELETE FROM owned_mounts WHERE path = ?').run(path);
+    else if (owner === null) this.db.prepare('DELETE FROM owned_mounts WHERE path = ? AND owner IS NULL').run(path);
+    else this.db.prepare('DELETE FROM owned_mounts WHERE path = ? AND owner = ?').run(path, owner);
   }
 
   /** Rows whose owner is dead: mounts nobody will release. One indexed query when there are none. */
@@ -145,7 +173,10 @@ export class MountLedger {
   recover(): string[] {
     const released: string[] = [];
     for (const r of this.deadRows()) {
-      this.db.transaction(() => {
+      // One mount that cannot be released (a FUSE mount whose helper fails) must not stop
+      // the others or the command: its row stays, `system check` reports it, the next
+      // recovery tries again.
+      try { this.db.transaction(() => {
         const now = this.get(r.path);
         if (!now || now.owner === null || ownerAlive(now.owner)) return;
         if (now.kind === 'volume') {
@@ -156,7 +187,7 @@ export class MountLedger {
         if (now.loop) detachLoops(now.loop);
         this.db.prepare('DELETE FROM owned_mounts WHERE path = ?').run(r.path);
         released.push(r.path);
-      }).immediate();
+      }).immediate(); } catch { /* left for check and the next recovery */ }
     }
     return released;
   }

@@ -4,9 +4,11 @@
 // containers, volumes, df, info, events, diff) comes from the Engine API's own
 // endpoints, so the page is an ordinary API client.
 //
-// Both answers are read from records only (the layer and image rows, image configs,
-// a layer's tar-split), never by walking the layers' directories: with 5,000 layers a
-// directory walk per request would take seconds, these take milliseconds.
+// The graph is read from records only (the layer and image rows, image configs), never
+// by walking the layers' directories: with 5,000 layers a walk per request would take
+// seconds. A layer's files are read as `save` reads the layer (its tar-split with the
+// files' bytes), one layer per click; the file contents are read and dropped, so a
+// large layer costs what saving it costs (a headers-only reader would avoid that).
 import type { Engine } from '../engine.js';
 import type { LayerRecord } from '../layers/store.js';
 import { readTar } from '../archive/tar-reader.js';

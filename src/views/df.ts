@@ -16,13 +16,7 @@ export const DF_HEADERS: Record<string, string> = {
 interface SummaryRow { Type: string; TotalCount: string; Active: string; Size: string; Reclaimable: string }
 
 /** The summary rows use go-units' HumanSize (4 significant digits: "1.982MB"); the -v tables use 3. */
-function humanSize4(bytes: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB', 'EB'];
-  let v = bytes;
-  let i = 0;
-  while (v >= 1000 && i < units.length - 1) { v /= 1000; i++; }
-  return `${Number(v.toPrecision(4))}${units[i]}`;
-}
+const humanSize4 = (bytes: number): string => humanSize(bytes, 4);
 
 /** Docker prints "1.2MB (45%)"; the percentage is left out when there is nothing to divide. */
 function reclaimable(u: TypeUsage): string {

@@ -314,7 +314,7 @@ export class VolumeService {
       this.event('mount', name, { container: containerId, driver: rec.driver });
       return path;
     } catch (err) {
-      if (recorded && !this.local.mounted(name)) ledger.forget(data);
+      if (recorded && !this.local.mounted(name)) ledger.forget(data, ownerToken());
       throw err;
     }
   }
@@ -596,7 +596,10 @@ export class VolumeService {
   /** Ledger rows of volume mounts that are gone (their mounting process died before mounting, or they were unmounted). */
   private forgetStaleLedgerRows(): void {
     const rows = this.db.prepare(`SELECT path FROM owned_mounts WHERE kind = 'volume' AND owner IS NULL`).all() as Array<{ path: string }>;
-    for (const r of rows) if (!isMountPoint(r.path)) this.ledger.forget(r.path);
+    if (rows.length === 0) return;
+    const mounted = new Set(mountPoints()); // mountinfo once, not once per row
+    const real = (p: string): string => { try { return realpathSync(p); } catch { return p; } };
+    for (const r of rows) if (!mounted.has(real(r.path))) this.ledger.forget(r.path, null);
   }
 
   /** What recover() would remove, without changing anything. */

@@ -86,7 +86,7 @@ async function settle<T>(get: () => T[], ms: number): Promise<T[]> {
  * unless containers is false (the caller ran nothing that starts one).
  */
 export async function assertNothingLeft(s: Stowage, what: string, opts: { containers?: boolean } = { containers: true }): Promise<void> {
-  if (opts.containers) await settle(() => { const r = spawnSync(process.execPath, [BIN, '--data-root', s.root, '--storage-driver', s.driver, 'ps', '-q'], { encoding: 'utf8' }); return (r.stdout ?? '').trim().split('\n').filter(Boolean); }, 8000);
+  if (opts.containers) assert.deepEqual(await settle(() => { const r = spawnSync(process.execPath, [BIN, '--data-root', s.root, '--storage-driver', s.driver, 'ps', '-q'], { encoding: 'utf8' }); return (r.stdout ?? '').trim().split('\n').filter(Boolean); }, 8000), [], `${what}: containers still running`);
   const r = await s.run(['system', 'check', '--quick', '--format', 'json']);
   let report: { issues: unknown[] };
   try { report = JSON.parse(r.stdout); } catch { throw new Error(`${what}: system check printed no report (exit ${r.code}): ${r.stderr}`); }

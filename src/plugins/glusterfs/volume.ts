@@ -10,6 +10,8 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../../drivers/fsutil.js';
+import { isMountPoint } from '../../drivers/mount.js';
 
 /** Names of volumes inside the Gluster volume (Docker's volume name rule). */
 export const GLUSTER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
@@ -38,14 +40,7 @@ export function sh(cmd: string, args: string[], what: string): string {
   return r.stdout;
 }
 
-export function isMountPoint(p: string): boolean {
-  const want = p.replace(/\/+$/, '');
-  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const mp = line.split(' ')[4]?.replace(/\\040/g, ' ');
-    if (mp === want) return true;
-  }
-  return false;
-}
+export { isMountPoint };
 
 /** A size option ("10G", "512M", "1.5T") in the form the gluster CLI takes ("10GB"). */
 export function parseSize(s: string): string {
@@ -86,9 +81,9 @@ export class GlusterLayout {
   }
 
   writeMeta(name: string, m: VolumeMeta): void {
-    const p = this.meta(name);
-    writeFileSync(`${p}.tmp`, JSON.stringify(m));
-    renameSync(`${p}.tmp`, p);
+    // Staged under a name of this process's own: another node's controller may write the
+    // same volume's metadata on the shared Gluster volume at this instant.
+    writeFileAtomic(this.meta(name), JSON.stringify(m));
   }
 
   /** Volume names, from the metadata files (a directory without one is not a volume yet). */
