@@ -11,6 +11,17 @@
       "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"]
     },
     {
+      "target_name": "stowage_warm",
+      "sources": ["native/warm.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+    },
+    {
+      "target_name": "stowage_client",
+      "type": "executable",
+      "sources": ["native/client.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra"]
+    },
+    {
       "target_name": "stowage_nsrun",
       "type": "executable",
       "sources": ["native/nsrun.c"],

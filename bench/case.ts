@@ -9,6 +9,7 @@
 import type { Dockerd } from '../test/helpers/dockerd.js';
 import type { AppImage } from './app-image.js';
 import type { StowageCli } from './stowage-cli.js';
+import { exec } from './exec.js';
 
 export interface BenchContext {
   image: AppImage;
@@ -19,6 +20,8 @@ export interface BenchContext {
   /** A scratch directory for the case (removed after the run). */
   tmp: string;
   signal: AbortSignal;
+  /** Seconds a `settle` case waits after a reset before its next timed run (settle.ts); 0: none. */
+  settleSeconds: number;
 }
 
 /** One side of a case. run() is the timed part; it may return sub-timings in seconds. */
@@ -39,6 +42,11 @@ export interface Case {
   runDocker: Side;
   floor?: Side;
   teardown?(ctx: BenchContext): Promise<void>;
+  /**
+   * The timed run creates many files right after a reset deleted as many: wait
+   * ctx.settleSeconds after each reset (and after setup) before timing (settle.ts).
+   */
+  settle?: boolean;
 }
 
 export type SideName = 'stowage' | 'docker' | 'floor';
@@ -89,6 +97,14 @@ export async function runCase(c: Case, ctx: BenchContext, reps: number, progress
     }
   }
   await c.setup?.(ctx);
+  // When the last deletion ended (setup and resets remove images).
+  let deleted = Date.now();
+  const settle = async (): Promise<void> => {
+    if (!c.settle || ctx.settleSeconds <= 0) return;
+    await exec('sync', []);
+    const ms = deleted + ctx.settleSeconds * 1000 - Date.now();
+    if (ms > 0) await new Promise<void>((r) => setTimeout(r, ms));
+  };
   try {
     for (let rep = 1; rep <= reps; rep++) {
       // Rotate which side goes first: the file system carries effects from one run to the
@@ -100,6 +116,7 @@ export async function runCase(c: Case, ctx: BenchContext, reps: number, progress
         ctx.signal.throwIfAborted();
         try {
           await side.prepare?.(ctx);
+          await settle();
           const t0 = process.hrtime.bigint();
           const sub = await side.run(ctx);
           const s = Number(process.hrtime.bigint() - t0) / 1e9;
@@ -107,6 +124,7 @@ export async function runCase(c: Case, ctx: BenchContext, reps: number, progress
           for (const [k, v] of Object.entries(sub ?? {})) (parts[name][k] ??= []).push(v);
           progress(`${c.name} ${name} #${rep}: ${s.toFixed(3)} s`);
           await side.reset?.(ctx);
+          deleted = Date.now();
         } catch (e) {
           if (ctx.signal.aborted) throw e;
           // One side failing (stowage under construction, say) must not lose the others.

@@ -9,6 +9,10 @@ export interface BenchEnv {
   node: string;
   docker: string | null;
   filesystem: string;
+  /** How stowage commands start: cold (Node each time) or through `stowage warm`. */
+  cli: string;
+  /** The wait of file-creating cases after each reset (bench/settle.ts). */
+  settle: string;
   repetitions: number;
   command: string;
 }
@@ -82,6 +86,8 @@ export function markdown(r: BenchReport): string {
     `Command: \`${r.env.command}\` (median of ${r.env.repetitions}; page cache warm; \`sync\` before each timed run).`,
     `Machine: ${r.env.cpus}, kernel ${r.env.kernel}, ${r.env.filesystem}, Node ${r.env.node}, Docker ${r.env.docker ?? 'not run'}.`,
     `Image: ${imageLine(r.image)}.`,
+    `Stowage CLI: ${r.env.cli}.`,
+    `Settle: ${r.env.settle}.`,
     '',
     `| ${HEAD.join(' | ')} |`,
     `|${HEAD.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`,

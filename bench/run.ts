@@ -1,21 +1,25 @@
 // run.ts: the benchmark front end (`npm run bench`). The only file in bench/ that prints.
 //
-//   node dist/bench/run.js [--reps N] [--case NAME]... [--no-docker] [--storage-driver D]
+//   node dist/bench/run.js [--reps N] [--case NAME]... [--no-docker] [--storage-driver D] [--settle SECONDS] [--warm]
+//   --warm: stowage commands run through `stowage warm` (started here, on a private socket),
+//           as docker commands run through an already running dockerd; without it every
+//           stowage command starts Node itself (STOWAGE_NO_WARM=1).
 //   STOWAGE_BENCH_CACHE=/var/tmp/stowage-bench  where the image is built and cached
 //   STOWAGE_BENCH_SYNTHETIC=1                   skip debootstrap, use the synthetic base
 //
 // Prints a table, writes bench-results.json in the current directory, and prints a
 // markdown section for docs/benchmarks.md. Every daemon is stopped and everything
 // unmounted on the way out: normal end, failure, Ctrl-C (SIGINT) or SIGTERM.
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cpus, release } from 'node:os';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { launchDockerd, dockerMissing, type Dockerd } from '../test/helpers/dockerd.js';
 import { mountsUnder } from '../test/helpers/env.js';
 import { appImage, benchCacheDir } from './app-image.js';
 import { runCase, type Case, type CaseResult } from './case.js';
+import { settleFor } from './settle.js';
 import { StowageCli } from './stowage-cli.js';
 import { consoleTable, markdown, imageLine, type BenchReport } from './report.js';
 import { loadCase } from './cases/load.js';
@@ -40,10 +44,14 @@ async function main(): Promise<number> {
       'no-docker': { type: 'boolean', default: false },
       'storage-driver': { type: 'string', default: 'overlay2' },
       json: { type: 'string', default: 'bench-results.json' },
+      settle: { type: 'string' },
+      warm: { type: 'boolean', default: false },
     },
   });
   const reps = Number(values.reps);
   if (!Number.isInteger(reps) || reps < 1) throw new Error(`--reps must be a positive integer, not ${values.reps}`);
+  const settleOverride = values.settle === undefined ? undefined : Number(values.settle);
+  if (settleOverride !== undefined && !(Number.isFinite(settleOverride) && settleOverride >= 0)) throw new Error(`--settle must be a number of seconds, not ${values.settle}`);
   const cases = values.case?.length ? CASES.filter((c) => values.case!.includes(c.name)) : CASES;
   if (cases.length === 0) throw new Error(`no such case; known: ${CASES.map((c) => c.name).join(', ')}`);
 
@@ -113,12 +121,33 @@ async function main(): Promise<number> {
     }
     const stowage = new StowageCli(repoRoot, stowageScratch, values['storage-driver']);
     cleanups.push(() => stowage.wipe());
+    let cli = 'cold: every stowage command starts Node (STOWAGE_NO_WARM=1)';
+    if (values.warm) {
+      const socket = join(scratch, 'warm.sock');
+      const w = spawn(stowage.bin, ['warm', '--socket', socket, '--processes', '2'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      cleanups.push(async () => {
+        if (w.exitCode === null && w.signalCode === null) {
+          const gone = new Promise((r) => w.once('exit', r));
+          w.kill('SIGTERM');
+          await gone;
+        }
+      });
+      await waitForSocket(socket, w);
+      process.env.STOWAGE_WARM_SOCKET = socket;
+      delete process.env.STOWAGE_NO_WARM;
+      cli = 'warm: stowage commands run through `stowage warm` (2 waiting processes), as docker commands through a running dockerd';
+      log(`stowage warm on ${socket}`);
+    } else {
+      process.env.STOWAGE_NO_WARM = '1';
+    }
 
+    const settle = settleFor(scratch, settleOverride);
     const results: CaseResult[] = [];
     for (const c of cases) {
       const tmp = mkdtempSync(join(scratch, `${c.name}-`));
       log(`case ${c.name}: ${reps} repetition(s)`);
-      results.push(await runCase(c, { image, docker, dockerWhy, stowage, tmp, signal: abort.signal }, reps, log));
+      if (c.settle && settle.seconds > 0) log(`case ${c.name}: waiting ${settle.seconds} s after each reset (${settle.why})`);
+      results.push(await runCase(c, { image, docker, dockerWhy, stowage, tmp, signal: abort.signal, settleSeconds: settle.seconds }, reps, log));
     }
 
     const fs = spawnSync('findmnt', ['-no', 'FSTYPE', '-T', scratch], { encoding: 'utf8' }).stdout.trim();
@@ -130,6 +159,8 @@ async function main(): Promise<number> {
         node: process.version,
         docker: dockerVersion,
         filesystem: fs ? `${fs} backing filesystem` : 'unknown filesystem',
+        cli,
+        settle: settle.seconds > 0 ? `load and pull wait ${settle.seconds} s after each reset (${settle.why})` : `no wait after resets (${settle.why})`,
         repetitions: reps,
         command: `npm run bench${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}`,
       },
@@ -172,4 +203,16 @@ function btrfsScratch(dir: string): string {
   mkdirSync(mnt, { recursive: true });
   run('mount', ['-o', 'loop', img, mnt]); // mount(8) sets autoclear: unmounting detaches the loop device
   return mnt;
+}
+
+/** Waits for `stowage warm` to listen (its socket appears), or fails when it exits first. */
+async function waitForSocket(path: string, child: ChildProcess): Promise<void> {
+  let err = '';
+  child.stderr?.on('data', (b: Buffer) => { err += b.toString(); });
+  for (let i = 0; i < 200; i++) {
+    if (existsSync(path)) return;
+    if (child.exitCode !== null) break;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`stowage warm did not start: ${err.trim()}`);
 }

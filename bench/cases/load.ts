@@ -20,6 +20,7 @@ function floorDir(ctx: BenchContext): string {
 export const loadCase: Case = {
   name: 'load',
   what: 'load -i of the application image (docker-archive, uncompressed layers)',
+  settle: true,
 
   floor: {
     prepare: async (ctx) => {

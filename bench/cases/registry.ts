@@ -68,6 +68,7 @@ async function dockerRmi(ctx: BenchContext, ref: string): Promise<void> {
 export const pullCase: Case = {
   name: 'pull',
   what: 'pull of the application image from a local registry (distribution 2.8, loopback)',
+  settle: true,
   setup: async (ctx) => {
     if (await registryMissing()) return;
     pullReg = await startRegistry(ctx.tmp);

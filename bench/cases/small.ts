@@ -39,7 +39,8 @@ const wrote: Record<string, string | undefined> = {};
 
 /** Peak resident memory of one command, in MB, from GNU time. */
 async function maxRss(cmd: string, args: string[], ctx: BenchContext): Promise<number> {
-  const r = await exec('/usr/bin/time', ['-f', '@@maxrss %M', cmd, ...args], { signal: ctx.signal });
+  // Never through `stowage warm`: the client's own few hundred KB are not the command's memory.
+  const r = await exec('/usr/bin/time', ['-f', '@@maxrss %M', cmd, ...args], { signal: ctx.signal, env: { ...process.env, STOWAGE_NO_WARM: '1' } });
   const m = /@@maxrss (\d+)/.exec(r.stderr);
   if (!m) throw new Error(`no maxRSS from /usr/bin/time: ${r.stderr.slice(-300)}`);
   return Number(m[1]) / 1024;

@@ -42,7 +42,9 @@ export type BuildEvent =
   | { type: 'output'; stream: 'stdout' | 'stderr'; data: Buffer }
   | { type: 'removed'; containerId: string }
   | { type: 'result'; step: number; id: string; layer: boolean; seconds: number }
-  | { type: 'warning'; message: string };
+  | { type: 'warning'; message: string }
+  /** Bytes of a context tar (`build -`, POST /build) read so far; done once at the end. */
+  | { type: 'context'; bytes: number; done: boolean };
 
 export interface BuildOptions {
   /** A context folder, or a tar of one (stdin: `-`). */
@@ -132,7 +134,7 @@ export class Builder {
       } else {
         staged = this.engine.layout.tmpPath('build-context');
         mkdirSync(staged, { recursive: true, mode: 0o700 });
-        await applyLayer(this.o.context.tar, staged, { whiteouts: 'remove', ...(this.o.signal ? { signal: this.o.signal } : {}) });
+        await applyLayer(this.countedContext(this.o.context.tar), staged, { whiteouts: 'remove', ...(this.o.signal ? { signal: this.o.signal } : {}) });
         dir = staged;
       }
       return await this.buildIn(dir, tags);
@@ -142,6 +144,19 @@ export class Builder {
       this.engine.layers.releaseLeases();
     }
   }
+  /** The context tar's bytes, reported as they are read (Docker's CLI shows its context upload). */
+  private async *countedContext(src: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+    let n = 0;
+    let last = 0;
+    for await (const c of src) {
+      n += c.length;
+      const now = Date.now();
+      if (now - last >= 100) { last = now; this.emit({ type: 'context', bytes: n, done: false }); }
+      yield c;
+    }
+    this.emit({ type: 'context', bytes: n, done: true });
+  }
+
 
   private async buildIn(dir: string, tags: string[]): Promise<BuildResult> {
     let text: string;

@@ -41,6 +41,7 @@ import { registerStreamCommands } from './commands/streams.js';
 import { registerRegistryCommands } from './commands/registry.js';
 import { applyDockerFlagRules } from './flags.js';
 import { plainMessage } from '../errno.js';
+import { becomeCommand } from './warm-child.js';
 
 registerImageCommands(program, globals);
 registerSystemCommands(program, globals);
@@ -76,5 +77,10 @@ async function main(args: string[]): Promise<void> {
 
 // Inside a V8 start-up snapshot (scripts/build.mjs) main runs after deserialisation.
 // There, process.argv holds no script path: the arguments start at argv[1].
-if (startupSnapshot.isBuildingSnapshot()) startupSnapshot.setDeserializeMainFunction(() => void main(process.argv.slice(1)));
-else void main(process.argv.slice(2));
+// A warm process (`stowage warm`, STOWAGE_WARM_CHILD=1) first waits for the command it will be.
+if (startupSnapshot.isBuildingSnapshot()) {
+  startupSnapshot.setDeserializeMainFunction(() => {
+    if (process.env.STOWAGE_WARM_CHILD === '1') void becomeCommand().then((args) => main(args));
+    else void main(process.argv.slice(1));
+  });
+} else void main(process.argv.slice(2));

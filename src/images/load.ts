@@ -14,7 +14,7 @@ import { openImageArchive } from './archive-format.js';
 import { failedPrecondition, invalidArgument } from '../errors.js';
 import { ownerToken } from '../store/owner.js';
 import { sha256 } from '../content/store.js';
-import { bytesEvent, throttle, type OnProgress } from '../registry/progress.js';
+import { countedBytes, type OnProgress } from '../registry/progress.js';
 import { failpoint } from '../util/failpoint.js';
 import { createReadStream, createWriteStream, rmSync } from 'node:fs';
 import { open } from 'node:fs/promises';
@@ -93,18 +93,6 @@ export async function importImage(engine: Engine, src: AsyncIterable<Buffer>, op
   }
 }
 
-/** Counts a layer's bytes as the layer store reads them, for "Loading layer" progress. */
-async function* counted(src: AsyncIterable<Buffer>, id: string, total: number, onProgress: OnProgress): AsyncGenerator<Buffer> {
-  let n = 0;
-  const tick = throttle(100);
-  for await (const c of src) {
-    n += c.length;
-    if (tick()) onProgress(bytesEvent('Loading layer', id, n, total));
-    yield c;
-  }
-  onProgress(bytesEvent('Loading layer', id, n, total));
-}
-
 /**
  * `docker load` takes a whole archive compressed with gzip, bzip2, xz or zstd
  * (moby's DecompressStream sniffs it). An archive is read by offset, so a compressed
@@ -164,7 +152,7 @@ async function loadPlain(engine: Engine, archivePath: string, opts: { signal?: A
         const l = img.layers[i]!;
         const onProgress = opts.onProgress;
         const id = diffIds[i]!.replace(/^sha256:/, '').slice(0, 12);
-        const r: { layer: LayerRecord; existed: boolean } = await engine.layers.add(parent, () => (onProgress ? counted(l.open(), id, l.size, onProgress) : l.open()), {
+        const r: { layer: LayerRecord; existed: boolean } = await engine.layers.add(parent, () => (onProgress ? countedBytes(l.open(), 'Loading layer', id, l.size, onProgress) : l.open()), {
           expectDiffId: diffIds[i]!,
           ...(l.digest && l.digest !== diffIds[i] ? { expectBlobDigest: l.digest } : {}),
           ...(opts.signal ? { signal: opts.signal } : {}),

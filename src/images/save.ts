@@ -9,6 +9,7 @@ import type { ImageRecord } from './image-store.js';
 import { parseImageArg, parseReference, referenceString, familiarString, normalizedName } from './reference.js';
 import { writeImageArchive } from './archive-format.js';
 import { internal, invalidArgument } from '../errors.js';
+import { countedBytes, type OnProgress } from '../registry/progress.js';
 
 async function* verified(src: AsyncIterable<Buffer>, diffId: string, size: number): AsyncIterable<Buffer> {
   const h = createHash('sha256');
@@ -24,7 +25,7 @@ async function* verified(src: AsyncIterable<Buffer>, diffId: string, size: numbe
   }
 }
 
-export async function saveImages(engine: Engine, args: string[], out: NodeJS.WritableStream, opts: { signal?: AbortSignal } = {}): Promise<void> {
+export async function saveImages(engine: Engine, args: string[], out: NodeJS.WritableStream, opts: { signal?: AbortSignal; onProgress?: OnProgress } = {}): Promise<void> {
   if (args.length === 0) throw invalidArgument('"save" requires at least 1 argument');
   const chosen = new Map<string, { img: ImageRecord; tags: Set<string> }>();
   for (const arg of args) {
@@ -55,7 +56,10 @@ export async function saveImages(engine: Engine, args: string[], out: NodeJS.Wri
       layers: layers.map((l) => ({
         diffId: l.diffId!,
         size: l.size,
-        open: () => verified(engine.layers.assemble(l, opts.signal), l.diffId!, l.size),
+        open: () => {
+          const v = verified(engine.layers.assemble(l, opts.signal), l.diffId!, l.size);
+          return opts.onProgress ? countedBytes(v, 'Saving layer', l.diffId!.replace(/^sha256:/, '').slice(0, 12), l.size, opts.onProgress) : v;
+        },
       })),
     };
   });

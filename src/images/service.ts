@@ -320,7 +320,7 @@ export class ImageService {
     });
   }
 
-  save(args: string[], out: NodeJS.WritableStream, opts: { signal?: AbortSignal } = {}): Promise<void> {
+  save(args: string[], out: NodeJS.WritableStream, opts: { signal?: AbortSignal; onProgress?: import('../registry/progress.js').OnProgress } = {}): Promise<void> {
     return saveImages(this.engine, args, out, opts).then(() => {
       for (const a of args) imageEvent(this.engine, a, 'save', { name: a });
     });

@@ -49,3 +49,15 @@ export function throttle(ms: number): (force?: boolean) => boolean {
     return true;
   };
 }
+
+/** Passes a layer's bytes through, emitting `status` progress for them (load's "Loading layer", save's "Saving layer"). */
+export async function* countedBytes(src: AsyncIterable<Buffer>, status: string, id: string, total: number, onProgress: OnProgress): AsyncGenerator<Buffer> {
+  let n = 0;
+  const tick = throttle(100);
+  for await (const c of src) {
+    n += c.length;
+    if (tick()) onProgress(bytesEvent(status, id, n, total));
+    yield c;
+  }
+  onProgress(bytesEvent(status, id, n, total));
+}

@@ -363,6 +363,11 @@ function sqliteBinding(): object | undefined {
   return sqliteAddon;
 }
 
+/** Loads SQLite's addon ahead of any open (a warm CLI process does, while it waits). */
+export function preloadSqlite(): void {
+  sqliteBinding();
+}
+
 export function openDatabase(path: string): DB {
   const binding = sqliteBinding();
   // nativeBinding takes the addon object too (lib/database.js); its types name only a path.

@@ -2,6 +2,7 @@
 // FROM …", " ---> Using cache", "Successfully built …"), for `stowage build` and for
 // POST /build's JSON stream ({"stream": …} per piece), or BuildKit's plain style.
 import type { BuildEvent } from '../build/builder.js';
+import { humanBytes } from '../registry/progress.js';
 
 export const shortImageId = (id: string) => id.replace(/^sha256:/, '').slice(0, 12);
 const short = shortImageId;
@@ -11,12 +12,22 @@ export function taggedName(t: string): string {
   return t.includes(':') && !t.endsWith(']') && t.lastIndexOf(':') > t.lastIndexOf('/') ? t : `${t}:latest`;
 }
 
-/** Prints events in the classic builder's format. */
-export function classicPrinter(write: (s: string) => void): (e: BuildEvent) => void {
+/**
+ * Prints events in the classic builder's format. `context` says how a context tar's
+ * reading is shown: rewritten in place on a terminal, its final line only off one, or
+ * not at all (POST /build: the docker CLI shows its own upload).
+ */
+export function classicPrinter(write: (s: string) => void, context: 'tty' | 'plain' | 'none' = 'none'): (e: BuildEvent) => void {
   let midLine = false;
   const line = (s: string) => { if (midLine) { write('\n'); midLine = false; } write(s + '\n'); };
   return (e) => {
     switch (e.type) {
+      case 'context': {
+        if (context === 'none' || (context === 'plain' && !e.done)) break;
+        const text = `Reading build context  ${humanBytes(e.bytes)}`;
+        if (context === 'tty') { write(`\r\x1b[2K${text}${e.done ? '\n' : ''}`); midLine = !e.done; } else write(text + '\n');
+        break;
+      }
       case 'step': line(`Step ${e.step}/${e.total} : ${e.text.split('\n')[0]}`); break;
       case 'trigger': line(`# Executing ${e.count} build trigger${e.count === 1 ? '' : 's'}`); break;
       case 'cached': line(' ---> Using cache'); break;

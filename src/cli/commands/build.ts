@@ -43,7 +43,7 @@ function buildAction(g: () => GlobalOptions) {
       if (!['auto', 'plain', 'tty'].includes(progress)) throw invalidArgument(`invalid --progress value "${progress}": want auto, plain or tty`);
       const captured: string[] = [];
       const write = o.quiet ? (s: string) => void captured.push(s) : (s: string) => void process.stdout.write(s);
-      const onEvent = progress === 'plain' ? plainPrinter(write) : classicPrinter(write);
+      const onEvent = progress === 'plain' ? plainPrinter(write) : classicPrinter(write, o.quiet ? 'none' : process.stdout.isTTY ? 'tty' : 'plain');
       let dockerfile: { path: string } | { text: string } | undefined;
       if (o.file === '-') {
         if (contextArg === '-') throw invalidArgument('invalid argument: can\'t use stdin for both build context and dockerfile');

@@ -176,7 +176,13 @@ function saveAction(g: () => GlobalOptions) {
         const ws = fileSink(fd); // synchronous writes, gathered (file-sink.ts)
         let failed: Error | undefined;
         ws.on('error', (err) => { failed ??= err; }); // a failed write is raised below, not as an uncaught event
-        await e.images.save(names, ws);
+        // With -o the terminal is free: "Saving layer" bars there, as load draws "Loading layer".
+        let onProgress;
+        if (process.stdout.isTTY) {
+          const { ProgressRenderer } = await import('../progress.js');
+          onProgress = new ProgressRenderer(process.stdout, 'tty').on;
+        }
+        await e.images.save(names, ws, onProgress ? { onProgress } : {});
         await new Promise<void>((resolve, reject) => ws.end((err?: Error | null) => (err || failed ? reject(err ?? failed) : resolve())));
         closeSync(fd);
         fd = undefined;

@@ -20,6 +20,33 @@ export function registerServeCommand(program: Command, g: () => GlobalOptions): 
       await runServer(g, { hosts: f.host?.length ? f.host : [DEFAULT_HOST], ...(f.group !== undefined ? { group: f.group } : {}), allowRemoteTcp: !!f.allowRemoteTcp });
     });
 
+  program.command('warm').description('Keep CLI processes started ahead of time, so that stowage commands start at once (docs/warm.md)')
+    .option('--socket <path>', 'where bin/stowage finds them (default /run/stowage/warm.sock; clients: env STOWAGE_WARM_SOCKET)')
+    .option('--processes <n>', 'how many wait at a time', '2')
+    .action(async (f: { socket?: string; processes: string }) => {
+      const { startWarmPool, DEFAULT_WARM_SOCKET } = await import('../warm.js');
+      const { invalidArgument, failedPrecondition } = await import('../../errors.js');
+      const n = Number(f.processes);
+      if (!/^\d+$/.test(f.processes) || n < 1 || n > 16) throw invalidArgument(`invalid --processes ${JSON.stringify(f.processes)}: want a number from 1 to 16`);
+      let pool;
+      try {
+        pool = await startWarmPool({ socket: f.socket ?? DEFAULT_WARM_SOCKET, size: n });
+      } catch (err) {
+        throw failedPrecondition((err as Error).message);
+      }
+      process.stderr.write(`stowage warm: ${n} processes waiting on ${pool.socket} (SIGTERM or Ctrl-C stops; running commands finish)\n`);
+      await new Promise<void>((resolve) => {
+        let stopping = false;
+        const stop = () => {
+          if (stopping) process.exit(0); // a second signal: leave at once
+          stopping = true;
+          void pool.close().then(resolve);
+        };
+        process.on('SIGTERM', stop);
+        process.on('SIGINT', stop);
+      });
+    });
+
   program.command('ui').description('Serve the store page (and the Engine API) on 127.0.0.1 with a free port, and print its URL')
     .option('-p, --port <port>', 'port on 127.0.0.1 (default: a free one)', '0')
     .action(async (f: { port: string }) => {
