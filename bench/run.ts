@@ -1,6 +1,8 @@
 // run.ts: the benchmark front end (`npm run bench`). The only file in bench/ that prints.
 //
 //   node dist/bench/run.js [--reps N] [--case NAME]... [--no-docker] [--storage-driver D] [--settle SECONDS] [--warm]
+//   --fs ext4: both engines' data roots on a fresh loop-mounted ext4 with a journal (mkfs.ext4's
+//           defaults), made here and removed after; see bench/settle.ts for why that matters.
 //   --warm: stowage commands run through `stowage warm` (started here, on a private socket),
 //           as docker commands run through an already running dockerd; without it every
 //           stowage command starts Node itself (STOWAGE_NO_WARM=1).
@@ -46,6 +48,7 @@ async function main(): Promise<number> {
       json: { type: 'string', default: 'bench-results.json' },
       settle: { type: 'string' },
       warm: { type: 'boolean', default: false },
+      fs: { type: 'string' },
     },
   });
   const reps = Number(values.reps);
@@ -97,12 +100,15 @@ async function main(): Promise<number> {
       rmSync(scratch, { recursive: true, force: true });
     });
 
+    if (values.fs !== undefined && values.fs !== 'ext4') throw new Error(`--fs takes only ext4, not ${values.fs}`);
+    const dataScratch = values.fs === 'ext4' ? loopFilesystem(scratch, 'ext4') : scratch;
+    if (values.fs) log(`data roots on a loop-mounted ext4 (with a journal) at ${dataScratch}`);
     let docker: Dockerd | undefined;
     let dockerWhy: string | undefined = values['no-docker'] ? '--no-docker given' : (dockerMissing() ?? undefined);
     if (!dockerWhy) {
       log('starting a private dockerd');
       try {
-        docker = await launchDockerd({ dataParent: scratch });
+        docker = await launchDockerd({ dataParent: dataScratch });
         const d = docker;
         cleanups.push(() => d.stop());
       } catch (e) {
@@ -114,9 +120,9 @@ async function main(): Promise<number> {
 
     // btrfs needs its data root on btrfs: a loop-mounted image made here (unmounted and
     // detached on the way out with the rest of scratch's mounts).
-    let stowageScratch = scratch;
+    let stowageScratch = dataScratch;
     if (values['storage-driver'] === 'btrfs') {
-      stowageScratch = btrfsScratch(scratch);
+      stowageScratch = btrfsScratch(dataScratch);
       log(`stowage data root on a loop-mounted btrfs at ${stowageScratch}`);
     }
     const stowage = new StowageCli(repoRoot, stowageScratch, values['storage-driver']);
@@ -141,16 +147,16 @@ async function main(): Promise<number> {
       process.env.STOWAGE_NO_WARM = '1';
     }
 
-    const settle = settleFor(scratch, settleOverride);
+    const settle = settleFor(dataScratch, settleOverride);
     const results: CaseResult[] = [];
     for (const c of cases) {
-      const tmp = mkdtempSync(join(scratch, `${c.name}-`));
+      const tmp = mkdtempSync(join(dataScratch, `${c.name}-`));
       log(`case ${c.name}: ${reps} repetition(s)`);
       if (c.settle && settle.seconds > 0) log(`case ${c.name}: waiting ${settle.seconds} s after each reset (${settle.why})`);
       results.push(await runCase(c, { image, docker, dockerWhy, stowage, tmp, signal: abort.signal, settleSeconds: settle.seconds }, reps, log));
     }
 
-    const fs = spawnSync('findmnt', ['-no', 'FSTYPE', '-T', scratch], { encoding: 'utf8' }).stdout.trim();
+    const fs = spawnSync('findmnt', ['-no', 'FSTYPE', '-T', dataScratch], { encoding: 'utf8' }).stdout.trim();
     const report: BenchReport = {
       env: {
         date: new Date().toISOString(),
@@ -158,7 +164,7 @@ async function main(): Promise<number> {
         cpus: `${cpus().length} x ${cpus()[0]?.model.trim() ?? 'cpu'}`,
         node: process.version,
         docker: dockerVersion,
-        filesystem: fs ? `${fs} backing filesystem` : 'unknown filesystem',
+        filesystem: fs ? `${fs} backing filesystem${values.fs ? ' (a fresh loop-mounted ext4 with a journal, --fs ext4)' : ''}` : 'unknown filesystem',
         cli,
         settle: settle.seconds > 0 ? `load and pull wait ${settle.seconds} s after each reset (${settle.why})` : `no wait after resets (${settle.why})`,
         repetitions: reps,
@@ -189,6 +195,21 @@ main().then(
     process.exit(1);
   },
 );
+
+/** A fresh filesystem of `type` (a sparse 32 GiB image under dir, loop-mounted; unmounted with scratch's mounts). */
+function loopFilesystem(dir: string, type: 'ext4'): string {
+  const img = join(dir, `${type}.img`);
+  const mnt = join(dir, type);
+  const run = (cmd: string, args: string[]) => {
+    const r = spawnSync(cmd, args, { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr.trim()}`);
+  };
+  run('truncate', ['-s', '32G', img]);
+  run(`mkfs.${type}`, ['-q', '-F', img]);
+  mkdirSync(mnt, { recursive: true });
+  run('mount', ['-o', 'loop', img, mnt]);
+  return mnt;
+}
 
 /** A fresh btrfs filesystem (a sparse 8 GiB image under dir, loop-mounted) for the btrfs driver's data root. */
 function btrfsScratch(dir: string): string {

@@ -78,6 +78,7 @@ export const pullCase: Case = {
       await ctx.docker.docker(['tag', ctx.image.repoTag, ref], { check: true });
       await ctx.docker.docker(['push', ref], { check: true, signal: ctx.signal });
       await ctx.docker.docker(['rmi', '-f', ctx.image.imageId], { check: true });
+      ctx.stowage.reset(); // an earlier case (save, say) may have left the image in stowage's store
     } else {
       await ctx.stowage.run(['load', '-i', ctx.image.archive], ctx.signal);
       await ctx.stowage.run(['tag', ctx.image.repoTag, ref]);

@@ -22,7 +22,7 @@ import { snapshotBlob } from './entry.js';
 
 export const DEFAULT_WARM_SOCKET = '/run/stowage/warm.sock';
 
-interface Warm { child: ChildProcess; ready: boolean }
+interface Warm { child: ChildProcess; ready: boolean; conn?: Socket }
 
 export interface WarmPool {
   /** Stops taking connections; idle processes end; resolves when running commands have ended. */
@@ -65,7 +65,8 @@ export async function startWarmPool(o: { socket: string; size: number }): Promis
   const root = process.getuid?.() === 0;
   const start = (): void => {
     if (closing) return;
-    const child = spawn(process.execPath, ['--snapshot-blob', blob, '--'], { stdio: ['ignore', 'ignore', 'ignore', 'ipc'], env });
+    // A session of its own: a Ctrl-C at the server's terminal must not reach commands.
+    const child = spawn(process.execPath, ['--snapshot-blob', blob, '--'], { stdio: ['ignore', 'ignore', 'ignore', 'ipc'], env, detached: true });
     // Waiting processes start at the lowest priority, so that starting one does not slow
     // the command running beside it; a command gets the normal priority back (root only:
     // others could not raise it again, so they do not lower it).
@@ -79,23 +80,31 @@ export async function startWarmPool(o: { socket: string; size: number }): Promis
       if (conn) handOver(w, conn);
     });
     child.on('error', () => { /* exit follows */ });
-    child.on('exit', () => {
+    child.on('exit', (code, signal) => {
+      if (w.conn) {
+        // The command ended: its status (also the only report of a death by a signal).
+        busy.delete(child);
+        const conn = w.conn;
+        // Destroyed after the write: this end never reads (paused), so it would never see the client's close.
+        if (!conn.destroyed) conn.write(status(code, signal), () => conn.destroy());
+        if (closing && busy.size === 0) allEnded?.();
+        return;
+      }
       const i = idle.indexOf(w);
-      if (i >= 0) { idle.splice(i, 1); start(); } // died waiting (declined, or the machine killed it)
+      if (i < 0) return;
+      // Died waiting (declined a client of another build, or was killed): replace it; a
+      // process that died before it was ever ready is replaced after a pause, not in a loop.
+      idle.splice(i, 1);
+      if (w.ready) start();
+      else setTimeout(start, 1000).unref();
     });
   };
 
   const handOver = (w: Warm, conn: Socket): void => {
     idle.splice(idle.indexOf(w), 1);
     busy.add(w.child);
+    w.conn = conn;
     if (root && w.child.pid) { try { setPriority(w.child.pid, 0); } catch { /* exit follows */ } }
-    w.child.removeAllListeners('exit');
-    w.child.once('exit', (code, signal) => {
-      busy.delete(w.child);
-      // Destroyed after the write: this end never reads (paused), so it would never see the client's close.
-      if (!conn.destroyed) conn.write(status(code, signal), () => conn.destroy());
-      if (closing && busy.size === 0) allEnded?.();
-    });
     w.child.send('stowage-warm-connection', conn, { keepOpen: true }, (err) => {
       if (err) { conn.destroy(); w.child.kill('SIGKILL'); }
     });
