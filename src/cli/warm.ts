@@ -114,8 +114,14 @@ export async function startWarmPool(o: { socket: string; size: number }): Promis
   const server: Server = createServer({ pauseOnConnect: true }, (conn) => {
     conn.on('error', () => { /* a client that went away; its command still ends normally */ });
     const w = idle.find((x) => x.ready);
-    if (w) handOver(w, conn);
-    else waiting.push(conn);
+    if (w) { handOver(w, conn); return; }
+    waiting.push(conn);
+    // No process ready within 5 s (all of them failing to start, say): the client gets EOF
+    // before any answer and runs the command itself.
+    setTimeout(() => {
+      const i = waiting.indexOf(conn);
+      if (i >= 0) { waiting.splice(i, 1); conn.destroy(); }
+    }, 5000).unref();
   });
   const old = process.umask(0o177);
   try {
