@@ -5,12 +5,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { requires, requiresRoot, tempDir } from '../helpers/env.js';
 import { BIN } from '../helpers/cli.js';
-import { startServe, httpOver } from './serve.js';
+import { startServe, httpOver, testImageArchive } from './serve.js';
 import { parseHost } from '../../src/api/listeners.js';
 
 test('_ping, version and path prefixes as dockerd answers them', async (t) => {
@@ -181,4 +181,32 @@ test('-H fd://: the socket systemd passes (socket activation, deploy/systemd/sto
   p.kill('SIGTERM');
   assert.equal(await new Promise((res) => p.once('exit', (code) => res(code))), 0, log);
   assert.match(log, /API listen on fd:\/\//);
+});
+
+test('POST /images/load: "Loading layer" progress unless quiet, as dockerd; a bad archive is an error status', async (t) => {
+  if (!requiresRoot(t)) return;
+  const s = await startServe(t);
+  const img = await testImageArchive(s.dir);
+  const body = readFileSync(img.path);
+  const lines = (r: { body: Buffer }) => r.body.toString().split('\r\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, any>);
+  const loud = await s.http('POST', '/v1.41/images/load', { body, headers: { 'Content-Type': 'application/x-tar' } });
+  assert.equal(loud.status, 200);
+  const events = lines(loud);
+  const bars = events.filter((e) => e.status === 'Loading layer');
+  assert.ok(bars.length >= img.diffIds.length, JSON.stringify(events));
+  for (const d of img.diffIds) {
+    const id = d.replace(/^sha256:/, '').slice(0, 12);
+    const last = bars.filter((e) => e.id === id).at(-1);
+    assert.ok(last, `progress for layer ${id}`);
+    assert.equal(last.progressDetail.current, last.progressDetail.total, 'the last event of a layer is complete');
+    assert.match(last.progress, /^\[=+>\]/);
+  }
+  assert.deepEqual(events.at(-1), { stream: 'Loaded image: bb:latest\n' });
+  assert.equal((await s.http('DELETE', '/v1.41/images/bb:latest')).status, 200);
+  const quiet = await s.http('POST', '/v1.41/images/load?quiet=1', { body, headers: { 'Content-Type': 'application/x-tar' } });
+  assert.equal(quiet.status, 200);
+  assert.deepEqual(lines(quiet), [{ stream: 'Loaded image: bb:latest\n' }]);
+  const bad = await s.http('POST', '/v1.41/images/load', { body: Buffer.from('not a tar at all'), headers: { 'Content-Type': 'application/x-tar' } });
+  assert.ok(bad.status >= 400 && bad.status < 600, `status ${bad.status}`);
+  assert.ok(typeof bad.json().message === 'string' && bad.json().message.length > 0);
 });

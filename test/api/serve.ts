@@ -103,9 +103,9 @@ export async function startServe(t: TestContext, o: { driver?: string; extraArgs
 }
 
 /** Makes the busybox test image's `docker save` archive (bb:latest, a VOLUME at /data) in dir. */
-export async function testImageArchive(dir: string, tag = 'bb:latest'): Promise<{ path: string; imageId: string }> {
+export async function testImageArchive(dir: string, tag = 'bb:latest'): Promise<{ path: string; imageId: string; diffIds: string[] }> {
   const rootfs = join(dir, `rootfs-${tag.replace(/[^a-z0-9]/g, '_')}`);
   await makeRootfs(rootfs, 'busybox');
   const a = await makeDockerArchive(join(dir, `${tag.replace(/[^a-z0-9]/g, '_')}.tar`), { layers: [rootfs], repoTags: [tag], runConfig: { Cmd: ['/bin/sh'] } });
-  return { path: a.path, imageId: a.imageId };
+  return { path: a.path, imageId: a.imageId, diffIds: a.diffIds };
 }

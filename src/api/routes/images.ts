@@ -11,6 +11,7 @@ import { taggedName, shortImageId, classicPrinter } from '../../views/build.js';
 import { onlyMatchingRefs } from '../../views/images.js';
 import { registryClient } from '../registry-hook.js';
 import { serialized } from '../serial.js';
+import type { ProgressEvent } from '../../registry/progress.js';
 
 /** Docker's `fromImage` + `tag` → one reference ("busybox" + "1.36" → busybox:1.36; a digest tag → @). */
 function joinRef(image: string, tag: string | undefined): string {
@@ -135,8 +136,22 @@ async function build(c: Ctx): Promise<void> {
 async function load(c: Ctx): Promise<void> {
   const path = await spool(c, 'load');
   try {
-    const r = await serialized(() => c.engine.images.load(path, { signal: c.signal }));
-    const s = new JsonStream(c.res);
+    // Without quiet (the docker CLI on a terminal), "Loading layer" progress as dockerd
+    // sends it; the response starts with the first event, so an earlier failure is still
+    // an error status, a later one an error message in the stream.
+    let s: JsonStream | undefined;
+    const stream = (): JsonStream => (s ??= new JsonStream(c.res));
+    const onProgress = c.query.bool('quiet') ? undefined : (e: ProgressEvent) => stream().write(e);
+    let r;
+    try {
+      r = await serialized(() => c.engine.images.load(path, { signal: c.signal, ...(onProgress ? { onProgress } : {}) }));
+    } catch (err) {
+      if (!s) throw err;
+      s.error(err);
+      s.end();
+      return;
+    }
+    s = stream();
     for (const m of r.messages) s.write({ stream: m + '\n' });
     for (const img of r.images) {
       if (img.tags.length === 0) s.write({ stream: `Loaded image ID: ${img.id}\n` });
