@@ -33,6 +33,24 @@ async function startUi(s: Stowage): Promise<{ server: ChildProcess; url: string 
   return { server, url };
 }
 
+/**
+ * Clicks sel, again if the page re-rendered it between finding and clicking (the detail
+ * pane is drawn once at once and again when its data arrives): puppeteer then reports
+ * the old element as "not clickable".
+ */
+async function clickSoon(page: import('puppeteer-core').Page, sel: string): Promise<void> {
+  for (let i = 0; ; i++) {
+    await page.waitForSelector(sel);
+    try {
+      await page.click(sel);
+      return;
+    } catch (err) {
+      if (i >= 20 || !/not clickable|detached|not an Element/i.test((err as Error).message)) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
 function stopServer(p: ChildProcess): Promise<void> {
   if (p.exitCode !== null || p.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
@@ -197,15 +215,13 @@ describe('the store page in Chromium', () => {
     await f!.s.ok(['load', '-i', d.path]);
     await withPage(async (page, errors) => {
       const sel = `.row.image.dangling`;
-      await page.waitForSelector(sel);
-      await page.click(sel);
-      await page.waitForSelector('#detail button.danger');
-      await page.click('#detail button.danger');
+      await clickSoon(page, sel);
+      await clickSoon(page, '#detail button.danger');
       await page.waitForSelector('dialog[open]');
       // cancel first: nothing happens
       await page.click('dialog button[value="cancel"]');
       assert.match(await f!.s.ok(['images', '-q', '--no-trunc']), new RegExp(d.imageId.slice(7)));
-      await page.click('#detail button.danger');
+      await clickSoon(page, '#detail button.danger');
       await page.waitForSelector('dialog[open]');
       await page.click('#confirm-ok');
       await page.waitForFunction(() => !document.querySelector('.row.image.dangling'), { timeout: 15_000 });
