@@ -103,13 +103,14 @@ export function becomeCommand(): Promise<string[]> {
           if (eq > 0) process.env[e.slice(0, eq)] = e.slice(eq + 1);
         }
         process.argv = [process.argv[0]!, ...req.args];
+        // The exit status goes to the client as the command ends, before Node's own
+        // teardown (a few ms); the server sends it too, for a death by a signal. The copy
+        // is made before 'A': nothing after that answer may fail into a 'D'.
+        const own = w.dup(fd);
         const reply = Buffer.alloc(5);
         reply.write('A', 0, 'latin1');
         reply.writeUInt32BE(process.pid, 1);
         writeSync(fd, reply);
-        // The exit status goes to the client as the command ends, before Node's own
-        // teardown (a few ms); the server sends it too, for a death by a signal.
-        const own = w.dup(fd);
         process.on('exit', (code) => {
           const b = Buffer.alloc(4);
           b.writeUInt32BE(code >>> 0);
@@ -120,6 +121,7 @@ export function becomeCommand(): Promise<string[]> {
         process.disconnect();
         resolve(req.args);
       } catch {
+        // Nothing has run and no 'A' was sent: the client runs the command itself.
         for (const f of fds) w.close(f);
         try { writeSync(fd, Buffer.from('D')); } catch { /* the client falls back on EOF too */ }
         process.exit(0);
