@@ -507,6 +507,12 @@ export class Builder {
           if (r.exitCode !== 0) throw new RunFailedError(argv.join(' '), r.exitCode, r.tail);
           // A command that changed nothing adds no layer (Docker: an empty diff is an empty_layer).
           if (r.layer!.diffId !== EMPTY_LAYER_DIFF_ID) newLayer = r.layer!;
+          else {
+            // No image will use it: removed now rather than left to a later recovery
+            // (refused, and kept, while anything else references it).
+            this.engine.layers.unlease(r.layer!.id);
+            await this.engine.layers.removeIfUnused(r.layer!.id);
+          }
           stepCmd = [...(args.length ? [`|${args.length}`, ...args] : []), ...argv];
           stepContainer = r.containerId;
           break;

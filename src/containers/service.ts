@@ -376,6 +376,10 @@ export class ContainerService {
       const config = withContainerFields(base, newConfig, c.Id, containerConfig);
       const { recordImage } = await import('../images/load.js');
       const imageId = recordImage(this.engine, Buffer.from(JSON.stringify(config)), empty ? top : layer, tag ? [tag] : [], []);
+      // The empty diff's layer is in no image: it goes now (recordImage released our
+      // lease), not at some later command's recovery. Another process that holds or uses
+      // it keeps it (the delete is refused while anything references it).
+      if (empty && layer.id !== top?.id) await this.engine.layers.removeIfUnused(layer.id);
       containerEvent(this.engine, c, 'commit', { comment: o.message ?? '' });
       return imageId;
     } finally {

@@ -115,6 +115,20 @@ for (const driver of ['overlay2', 'vfs']) {
       assert.equal(h.stdout.split('\n')[0], 'add hello');
     });
 
+    it('commit of a container that changed nothing adds no layer and leaves none behind', async (t) => {
+      if (!requiresRoot(t)) return;
+      const { s } = await setup(t, driver);
+      await s.ok(['create', '--name', 'idle', 'bb:1', 'true']);
+      const before = layerDirs(s).length;
+      await s.ok(['commit', 'idle', 'bb:same']);
+      const [img] = JSON.parse(await s.ok(['image', 'inspect', 'bb:same']));
+      const [base] = JSON.parse(await s.ok(['image', 'inspect', 'bb:1']));
+      assert.deepEqual(img.RootFS.Layers, base.RootFS.Layers, 'the same layers as its image');
+      assert.equal(layerDirs(s).length, before, 'no layer is left for the empty diff');
+      // Checked before any other command could sweep it: nothing is garbage.
+      assert.match(await s.ok(['system', 'check', '--quick']), /No problems found/);
+    });
+
     it('detached containers: run -d, logs, ps, stop, wait, restart, and reconciliation after the monitor dies', async (t) => {
       if (!requiresRoot(t)) return;
       const { s } = await setup(t, driver);
