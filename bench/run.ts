@@ -122,7 +122,7 @@ async function main(): Promise<number> {
     // detached on the way out with the rest of scratch's mounts).
     let stowageScratch = dataScratch;
     if (values['storage-driver'] === 'btrfs') {
-      stowageScratch = btrfsScratch(dataScratch);
+      stowageScratch = loopFilesystem(dataScratch, 'btrfs');
       log(`stowage data root on a loop-mounted btrfs at ${stowageScratch}`);
     }
     const stowage = new StowageCli(repoRoot, stowageScratch, values['storage-driver']);
@@ -196,33 +196,22 @@ main().then(
   },
 );
 
-/** A fresh filesystem of `type` (a sparse 32 GiB image under dir, loop-mounted; unmounted with scratch's mounts). */
-function loopFilesystem(dir: string, type: 'ext4'): string {
+/**
+ * A fresh filesystem of `type` on a sparse image under dir, loop-mounted (mount(8) sets
+ * autoclear: unmounting with scratch's mounts detaches the loop device): ext4 with a
+ * journal for --fs ext4 (32 GiB), btrfs for the btrfs driver's data root (8 GiB).
+ */
+function loopFilesystem(dir: string, type: 'ext4' | 'btrfs'): string {
   const img = join(dir, `${type}.img`);
   const mnt = join(dir, type);
   const run = (cmd: string, args: string[]) => {
     const r = spawnSync(cmd, args, { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr.trim()}`);
   };
-  run('truncate', ['-s', '32G', img]);
-  run(`mkfs.${type}`, ['-q', '-F', img]);
+  run('truncate', ['-s', type === 'ext4' ? '32G' : '8G', img]);
+  run(`mkfs.${type}`, type === 'ext4' ? ['-q', '-F', img] : ['-q', img]);
   mkdirSync(mnt, { recursive: true });
   run('mount', ['-o', 'loop', img, mnt]);
-  return mnt;
-}
-
-/** A fresh btrfs filesystem (a sparse 8 GiB image under dir, loop-mounted) for the btrfs driver's data root. */
-function btrfsScratch(dir: string): string {
-  const img = join(dir, 'btrfs.img');
-  const mnt = join(dir, 'btrfs');
-  const run = (cmd: string, args: string[]) => {
-    const r = spawnSync(cmd, args, { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr.trim()}`);
-  };
-  run('truncate', ['-s', '8G', img]);
-  run('mkfs.btrfs', ['-q', img]);
-  mkdirSync(mnt, { recursive: true });
-  run('mount', ['-o', 'loop', img, mnt]); // mount(8) sets autoclear: unmounting detaches the loop device
   return mnt;
 }
 

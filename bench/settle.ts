@@ -13,42 +13,24 @@
 //
 // The wait is `sync` (clean inode-table blocks: the 60 s rule, not 360 s) and then until
 // `seconds` have passed since the last reset ended.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
+import { basename } from 'node:path';
+import { mountOf } from '../src/drivers/fsutil.js';
 
 export interface Settle {
   seconds: number;
   why: string;
 }
 
-/** The filesystem under `dir`: its type and its block device's name (vda, loop3 …). */
-function filesystemOf(dir: string): { fstype: string; device: string | null } {
-  const st = statSync(dir);
-  const major = Math.floor(st.dev / 256) & 0xfff;
-  const minor = (st.dev & 0xff) | ((Math.floor(st.dev / 4096) & 0xfff00));
-  let fstype = 'unknown';
-  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const f = line.split(' ');
-    if (f[2] !== `${major}:${minor}`) continue;
-    const sep = f.indexOf('-');
-    if (sep > 0 && f[sep + 1]) fstype = f[sep + 1]!;
-    break;
-  }
-  let device: string | null = null;
-  try {
-    const m = /^DEVNAME=(.*)$/m.exec(readFileSync(`/sys/dev/block/${major}:${minor}/uevent`, 'utf8'));
-    if (m) device = m[1]!;
-  } catch { /* not a block device (tmpfs, overlay …) */ }
-  return { fstype, device };
-}
-
 /** The wait a file-creating case needs under `dir`: `override` seconds when given, else by the filesystem. */
 export function settleFor(dir: string, override?: number): Settle {
   if (override !== undefined) return { seconds: override, why: `--settle ${override}` };
-  const { fstype, device } = filesystemOf(dir);
+  const m = mountOf(dir);
+  const fstype = m?.fsType ?? 'unknown';
   if (fstype !== 'ext4') return { seconds: 0, why: `${fstype}: no wait needed` };
-  // jbd2 lists every journalled filesystem as DEVICE-INODE (vda-8).
-  const journalled = device !== null && journals().some((n) => n.startsWith(`${device}-`));
-  if (journalled) return { seconds: 0, why: 'ext4 with a journal: no wait needed' };
+  // jbd2 lists every journalled filesystem as DEVICE-INODE (vda-8, loop3-8).
+  const device = basename(m!.source);
+  if (journals().some((n) => n.startsWith(`${device}-`))) return { seconds: 0, why: 'ext4 with a journal: no wait needed' };
   return { seconds: 61, why: 'ext4 without a journal: inodes deleted in the last 60 s are skipped one by one (see bench/settle.ts)' };
 }
 

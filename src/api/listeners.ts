@@ -57,7 +57,7 @@ export function groupId(group: string): number {
 }
 
 /** Makes the socket's folder, and removes a stale socket nobody answers on (a live one is refused). */
-export async function prepareUnixPath(path: string): Promise<void> {
+export async function prepareUnixPath(path: string, inUse = `${path} is in use by a running server (another stowage serve or a dockerd?)`): Promise<void> {
   mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
   if (!existsSync(path)) return;
   if (!statSync(path).isSocket()) throw failedPrecondition(`${path} exists and is not a socket`, { name: path });
@@ -66,7 +66,7 @@ export async function prepareUnixPath(path: string): Promise<void> {
     s.once('connect', () => { s.destroy(); resolve(true); });
     s.once('error', () => resolve(false));
   });
-  if (alive) throw failedPrecondition(`${path} is in use by a running server (another stowage serve or a dockerd?)`, { name: path });
+  if (alive) throw failedPrecondition(inUse, { name: path });
   unlinkSync(path);
 }
 

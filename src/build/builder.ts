@@ -33,6 +33,7 @@ import { ImageView, runCommand } from './exec.js';
 import { failpoint } from '../util/failpoint.js';
 import { dockerRunConfig, stepContainerId, withContainerFields, EMPTY_LAYER_DIFF_ID } from '../images/run-config.js';
 import { goQuoteList, healthcheckText } from './history-text.js';
+import { throttle } from '../registry/progress.js';
 
 export type BuildEvent =
   | { type: 'step'; step: number; total: number; text: string; stage: number }
@@ -147,11 +148,10 @@ export class Builder {
   /** The context tar's bytes, reported as they are read (Docker's CLI shows its context upload). */
   private async *countedContext(src: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
     let n = 0;
-    let last = 0;
+    const tick = throttle(100);
     for await (const c of src) {
       n += c.length;
-      const now = Date.now();
-      if (now - last >= 100) { last = now; this.emit({ type: 'context', bytes: n, done: false }); }
+      if (tick()) this.emit({ type: 'context', bytes: n, done: false });
       yield c;
     }
     this.emit({ type: 'context', bytes: n, done: true });

@@ -10,13 +10,11 @@
 // A client started from another snapshot (stowage rebuilt since this process started)
 // is declined ('D') and runs the command itself; so is any request that cannot be
 // applied whole. This process then exits and the server starts a fresh one.
-import { createRequire } from 'node:module';
-import { existsSync, statSync, writeSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { statSync, writeSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { snapshotBlob } from './entry.js';
 import { preloadSqlite } from '../store/db.js';
+import { findInPackage, loadAddon } from '../util/sys.js';
 
 interface WarmNative {
   receive(fd: number, timeoutMs: number): { fds: number[]; data: Buffer };
@@ -28,13 +26,9 @@ interface WarmNative {
 const MAGIC = 'stowage-warm-1';
 
 function native(): WarmNative {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    const p = join(dir, 'build', 'Release', 'stowage_warm.node');
-    if (existsSync(p)) return createRequire(import.meta.url)(p) as WarmNative;
-    dir = dirname(dir);
-  }
-  throw new Error('stowage native module stowage_warm not built: run `npm ci`');
+  const p = findInPackage('build/Release/stowage_warm.node');
+  if (!p) throw new Error('stowage native module stowage_warm not built: run `npm ci`');
+  return loadAddon<WarmNative>(p);
 }
 
 /** "dev:ino:size:mtime_ns" of a file, as native/client.c writes it. */

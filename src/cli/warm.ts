@@ -14,11 +14,11 @@
 // The socket is root's alone (mode 0600 in a 0755 folder): whoever connects runs a
 // command as the server's user, so only that user may.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer, connect, type Server, type Socket } from 'node:net';
-import { chmodSync, mkdirSync, rmSync } from 'node:fs';
-import { setPriority } from 'node:os';
-import { dirname } from 'node:path';
+import { createServer, type Server, type Socket } from 'node:net';
+import { chmodSync, rmSync } from 'node:fs';
+import { constants, setPriority } from 'node:os';
 import { snapshotBlob } from './entry.js';
+import { prepareUnixPath } from '../api/listeners.js';
 
 export const DEFAULT_WARM_SOCKET = '/run/stowage/warm.sock';
 
@@ -32,18 +32,8 @@ export interface WarmPool {
 
 function status(code: number | null, signal: NodeJS.Signals | null): Buffer {
   const b = Buffer.alloc(4);
-  const signals: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGILL: 4, SIGTRAP: 5, SIGABRT: 6, SIGBUS: 7, SIGFPE: 8, SIGKILL: 9, SIGUSR1: 10, SIGSEGV: 11, SIGUSR2: 12, SIGPIPE: 13, SIGALRM: 14, SIGTERM: 15 };
-  b.writeUInt32BE(code ?? 128 + (signal ? (signals[signal] ?? 0) : 0));
+  b.writeUInt32BE(code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0));
   return b;
-}
-
-/** Is something answering on a unix socket? (A stale file from a killed server is not.) */
-function answering(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(path);
-    s.once('connect', () => { s.destroy(); resolve(true); });
-    s.once('error', () => resolve(false));
-  });
 }
 
 /** Starts the pool: `size` waiting processes behind a unix socket at `socket`. */
@@ -51,9 +41,8 @@ export async function startWarmPool(o: { socket: string; size: number }): Promis
   const blob = snapshotBlob();
   if (!blob) throw new Error('stowage warm runs only from the start-up snapshot (bin/stowage; not with STOWAGE_NO_SNAPSHOT or NODE_OPTIONS)');
   if (!Number.isInteger(o.size) || o.size < 1 || o.size > 16) throw new Error(`invalid --processes ${o.size}: want 1 to 16`);
-  mkdirSync(dirname(o.socket), { recursive: true, mode: 0o755 });
-  if (await answering(o.socket)) throw new Error(`another server is listening on ${o.socket}`);
-  rmSync(o.socket, { force: true });
+  // The folder made, a stale socket removed; a live one, or a file that is not a socket, refused.
+  await prepareUnixPath(o.socket, `another server is listening on ${o.socket}`);
 
   const idle: Warm[] = [];
   const busy = new Set<ChildProcess>();

@@ -6,7 +6,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, statSync, utimesSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { tempDir, requiresRoot, requires, cleanupFirst } from '../helpers/env.js';
@@ -163,6 +163,13 @@ describe('stowage warm', () => {
     const second = await run(['warm', '--socket', sock], { STOWAGE_NO_WARM: '1' });
     assert.notEqual(second.code, 0);
     assert.match(second.stderr, /another server is listening on .*warm\.sock/);
+    // A file that is not a socket is refused, and kept.
+    const file = join(dir, 'not-a-socket');
+    writeFileSync(file, 'data');
+    const onFile = await run(['warm', '--socket', file], { STOWAGE_NO_WARM: '1' });
+    assert.equal(onFile.code, 1);
+    assert.match(onFile.stderr, /not-a-socket exists and is not a socket/);
+    assert.equal(readFileSync(file, 'utf8'), 'data');
     const bad = await run(['warm', '--socket', join(dir, 'x.sock'), '--processes', '0'], { STOWAGE_NO_WARM: '1' });
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /invalid --processes "0": want a number from 1 to 16/);

@@ -9,7 +9,7 @@
 // Fixtures are made by test/interop/fixtures.py (Python's tarfile: hardlinks with
 // their own metadata, non-UTF-8 names in PAX, ustar and GNU forms, PAX global
 // headers, binary xattrs) and by GNU tar (sparse files in all four encodings).
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -105,18 +105,25 @@ function sparseSource(path: string): void {
   }
 }
 
+/** A test's dockerd, stowage root and generated odd archives (fx/); undefined when it cannot run here. */
+async function oddities(t: TestContext): Promise<{ dir: string; d: Dockerd; s: Stowage; fx: string; since: number } | undefined> {
+  if (!requiresRoot(t)) return undefined;
+  if (!requires(t, dockerAvailable(), 'needs dockerd (Debian docker.io)')) return undefined;
+  if (!requires(t, spawnSync('python3', ['--version']).status === 0, 'needs python3')) return undefined;
+  const dir = tempDir(t);
+  const d = await startDockerd(t);
+  const s = stowage(join(dir, 'root'), 'overlay2');
+  const fx = join(dir, 'fx');
+  mkdirSync(fx);
+  python(['make', fx, BUSYBOX_PATH]);
+  return { dir, d, s, fx, since: Math.floor(Date.now() / 1000) - 5 };
+}
+
 describe('image archives with oddities: loaded as Docker loads them', () => {
   it('hardlink metadata, links to symlinks/FIFOs/devices, .. inside the root, non-UTF-8 names, PAX globals, capabilities', async (t) => {
-    if (!requiresRoot(t)) return;
-    if (!requires(t, dockerAvailable(), 'needs dockerd (Debian docker.io)')) return;
-    if (!requires(t, spawnSync('python3', ['--version']).status === 0, 'needs python3')) return;
-    const dir = tempDir(t);
-    const d = await startDockerd(t);
-    const s = stowage(join(dir, 'root'), 'overlay2');
-    const fx = join(dir, 'fx');
-    mkdirSync(fx);
-    python(['make', fx, BUSYBOX_PATH]);
-    const since = Math.floor(Date.now() / 1000) - 5;
+    const o = await oddities(t);
+    if (!o) return;
+    const { dir, d, s, fx, since } = o;
 
     for (const c of ['links', 'nonutf8', 'nonutf8-ustar', 'nonutf8-gnu', 'pax-global', 'caps-v3root0', 'caps-v3root1000', 'duplicates']) {
       const image = `odd-${c}:1`;
@@ -232,16 +239,9 @@ describe('image archives with oddities: loaded as Docker loads them', () => {
   });
 
   it('whiteouts of paths that never existed and other legal oddities: export, diff and commit as Docker', async (t) => {
-    if (!requiresRoot(t)) return;
-    if (!requires(t, dockerAvailable(), 'needs dockerd (Debian docker.io)')) return;
-    if (!requires(t, spawnSync('python3', ['--version']).status === 0, 'needs python3')) return;
-    const dir = tempDir(t);
-    const d = await startDockerd(t);
-    const s = stowage(join(dir, 'root'), 'overlay2');
-    const fx = join(dir, 'fx');
-    mkdirSync(fx);
-    python(['make', fx, BUSYBOX_PATH]);
-    const since = Math.floor(Date.now() / 1000) - 5;
+    const o = await oddities(t);
+    if (!o) return;
+    const { dir, d, s, fx, since } = o;
     const arch = await makeDockerArchive(join(dir, 'wh.image.tar'), {
       layers: [{ tar: join(fx, 'whiteouts-lower.tar') }, { tar: join(fx, 'whiteouts-odd.tar') }], repoTags: ['wh:1'],
     });
